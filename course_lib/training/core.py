@@ -1,0 +1,197 @@
+"""Training machinery shared by every model: optimizers, compiled steps, history,
+progress and the divergence guard.
+
+Taught in 03_gradient_descent.ipynb (optimizers, jit) and used in 04-08.
+
+Design: a model is split once into ``graphdef`` (static structure) and ``params``
+(a pytree of arrays). Each step is a pure function of ``(params, opt_state, batch,
+key)`` compiled once with ``jax.jit``; whole epochs are fused with ``jax.lax.scan``
+so Python runs once per epoch, not once per step. :class:`CompiledStep` counts how
+often its function was traced, so a test can prove it compiled exactly once.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from course_lib import _validate
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+
+
+class DivergenceError(FloatingPointError):
+    """Raised when a training run produced NaN or infinity; the message says what and what to try."""
+
+
+def make_optimizer(name: str = "adam", lr: float = 1e-3, **kwargs) -> optax.GradientTransformation:
+    """An optax optimizer by name.
+
+    - ``sgd``: theta <- theta - lr * g
+    - ``momentum``: v <- 0.9 v + g; theta <- theta - lr * v
+    - ``nesterov``: momentum with the look-ahead gradient
+    - ``rmsprop``, ``adam``, ``adamw``: adaptive per-parameter step sizes   (03_gradient_descent)
+
+    Extra keyword arguments go to the optax constructor (e.g. ``b1=0.5`` for GANs).
+    """
+    _validate.one_of("optimizer", name, OPTIMIZERS)
+    lr = _validate.positive_float("lr", lr)
+    if name == "sgd":
+        return optax.sgd(lr, **kwargs)
+    if name == "momentum":
+        return optax.sgd(lr, momentum=kwargs.pop("momentum", 0.9), **kwargs)
+    if name == "nesterov":
+        return optax.sgd(lr, momentum=kwargs.pop("momentum", 0.9), nesterov=True, **kwargs)
+    if name == "rmsprop":
+        return optax.rmsprop(lr, **kwargs)
+    if name == "adamw":
+        return optax.adamw(lr, **kwargs)
+    return optax.adam(lr, **kwargs)
+
+
+class CompiledStep:
+    """A ``jax.jit``-compiled function that counts its traces.
+
+    ``num_traces`` goes up each time JAX traces (and so compiles) the function:
+    with fixed shapes and dtypes it must stay at 1 however many times it runs.
+    """
+
+    def __init__(self, fn: Callable, *, name: str, donate_argnums=(), static_argnums=()):
+        self.name = name
+        self.num_traces = 0
+
+        def traced(*args):
+            self.num_traces += 1
+            return fn(*args)
+
+        self._jitted = jax.jit(traced, donate_argnums=donate_argnums, static_argnums=static_argnums)
+
+    def __call__(self, *args):
+        return self._jitted(*args)
+
+    def __repr__(self) -> str:
+        return f"CompiledStep({self.name!r}, num_traces={self.num_traces})"
+
+
+class History:
+    """Metrics recorded during training: ``history["loss"]`` is a 1-D numpy array.
+
+    ``append`` takes a dict of scalars or of equal-length arrays (e.g. the stacked
+    metrics of a scan-fused epoch) and a ``step`` axis is kept alongside.
+    """
+
+    def __init__(self):
+        self._data: dict[str, list[np.ndarray]] = {}
+        self._steps: list[np.ndarray] = []
+        self._count = 0
+
+    def append(self, metrics: Mapping, *, step_increment: int = 1) -> None:
+        arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in metrics.items()}
+        lengths = {a.shape[0] for a in arrays.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"metrics must all have the same length, got { {k: a.shape for k, a in arrays.items()} }")
+        n = lengths.pop()
+        for key, value in arrays.items():
+            self._data.setdefault(key, []).append(value)
+        self._steps.append(self._count + step_increment * np.arange(1, n + 1))
+        self._count += step_increment * n
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key == "step":
+            return np.concatenate(self._steps) if self._steps else np.zeros(0)
+        if key not in self._data:
+            raise KeyError(f"no metric {key!r} in history; recorded: {sorted(self._data)}")
+        return np.concatenate(self._data[key])
+
+    def __contains__(self, key) -> bool:
+        return key in self._data or key == "step"
+
+    def keys(self):
+        return sorted(self._data)
+
+    def __len__(self) -> int:
+        return int(sum(len(s) for s in self._steps))
+
+    def last(self) -> dict:
+        """The most recent value of each metric."""
+        return {k: float(self[k][-1]) for k in self.keys()}
+
+    def __repr__(self) -> str:
+        return f"History({len(self)} entries: {', '.join(self.keys())})"
+
+
+def check_finite(metrics: Mapping, *, where: str, hint: str) -> None:
+    """Raise :class:`DivergenceError` if any metric is NaN or infinite.
+
+    Args:
+      metrics: dict of arrays (e.g. the stacked metrics of an epoch).
+      where: what was being trained, e.g. ``"VAE epoch 3"``.
+      hint: what to try, e.g. ``"lower lr"``.
+    """
+    bad = []
+    for key, value in metrics.items():
+        arr = np.asarray(value)
+        if not np.all(np.isfinite(arr)):
+            first = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0]) if arr.size else 0
+            bad.append(f"{key} (first non-finite value at position {first})")
+    if bad:
+        raise DivergenceError(
+            f"training diverged during {where}: {', '.join(bad)} became NaN or infinite. "
+            f"Try: {hint}"
+        )
+
+
+def progress_bar(total: int, *, desc: str, enabled: bool):
+    """A tqdm progress bar (a widget in notebooks), or a no-op when disabled."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def tree_is_finite(tree) -> jax.Array:
+    """A scalar bool: True when every leaf of ``tree`` is finite (usable inside jit)."""
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def should_show_progress(progress, expected_seconds: float) -> bool:
+    """Resolve ``progress=None`` to "show it when the run is expected to last > 2 s"."""
+    if progress is None:
+        return expected_seconds > 2.0
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    return progress
+
+
+def kl_warmup_weight(epoch: int, warmup_epochs: int) -> float:
+    """Linear KL warm-up weight for epoch ``epoch`` (0-based): min(1, (epoch + 1) / warmup_epochs)."""
+    if warmup_epochs <= 0:
+        return 1.0
+    return min(1.0, (epoch + 1) / warmup_epochs)
+
+
+def mean_metrics(metrics: Mapping) -> dict:
+    """Average each stacked metric over its leading (step) axis."""
+    return {k: float(np.mean(np.asarray(v))) for k, v in metrics.items()}

@@ -1,0 +1,223 @@
+"""Training a GAN: one jit-compiled update per player, fused with ``lax.scan``.
+
+Taught in 05_gan.ipynb and 06_code_walkthrough.ipynb. One GAN step is
+
+1. ``d_steps`` discriminator updates, each on a fresh real batch and fresh fakes:
+   minimise mean discriminator_loss(D(x), D(G(z)))  (G held fixed);
+2. one generator update: minimise mean generator_loss(D(G(z)))  (D held fixed).
+
+Each player has its own optimizer state. Real data comes either from a dataset
+array (a batch of random rows, drawn on the device) or from a pure sampler
+``sample_real(key, n) -> (n, D)`` such as a toy distribution.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from course_lib import _validate, losses
+from course_lib.models.gan import Discriminator, Generator
+from course_lib.training.core import (
+    CompiledStep,
+    History,
+    check_finite,
+    make_optimizer,
+    progress_bar,
+    should_show_progress,
+)
+
+
+class GANState(NamedTuple):
+    """Both players' parameters and optimizer states (a pytree)."""
+
+    g_params: object
+    d_params: object
+    g_opt: object
+    d_opt: object
+
+
+class GANSteps(NamedTuple):
+    """Compiled GAN functions.
+
+    step(state, data, key) -> (state, metrics)            one GAN step
+    run(state, data, key, num_steps) -> (state, metrics)  num_steps fused steps (num_steps static)
+    """
+
+    g_graphdef: object
+    d_graphdef: object
+    step: CompiledStep
+    run: CompiledStep
+
+
+def _real_batch_fn(sample_real):
+    """Return f(key, n, data) -> (n, D): rows of ``data`` or draws of ``sample_real``."""
+    if sample_real is None:
+        def from_data(key, n, data):
+            idx = jax.random.randint(key, (n,), 0, data.shape[0])
+            return data[idx]
+        return from_data
+    if not callable(sample_real):
+        raise TypeError(f"sample_real must be a function (key, n) -> samples, got {type(sample_real).__name__}")
+    return lambda key, n, data: sample_real(key, n)
+
+
+def make_gan_steps(
+    generator: Generator,
+    discriminator: Discriminator,
+    g_tx: optax.GradientTransformation,
+    d_tx: optax.GradientTransformation,
+    *,
+    batch_size: int,
+    loss: str = "non_saturating",
+    d_steps: int = 1,
+    sample_real: Callable | None = None,
+) -> GANSteps:
+    """Build the compiled GAN step for these players and optimizers."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a course_lib.models.Generator, got {type(generator).__name__}")
+    if not isinstance(discriminator, Discriminator):
+        raise TypeError(f"discriminator must be a course_lib.models.Discriminator, got {type(discriminator).__name__}")
+    if generator.out_dim != discriminator.in_dim:
+        raise ValueError(f"generator.out_dim ({generator.out_dim}) must equal discriminator.in_dim "
+                         f"({discriminator.in_dim})")
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    d_steps = _validate.positive_int("d_steps", d_steps)
+    _validate.one_of("loss", loss, losses.GAN_LOSSES)
+    g_graphdef, _ = nnx.split(generator, nnx.Param)
+    d_graphdef, _ = nnx.split(discriminator, nnx.Param)
+    noise_dim = generator.noise_dim
+    real_batch = _real_batch_fn(sample_real)
+
+    def G(params, z):
+        return nnx.merge(g_graphdef, params)(z)
+
+    def D(params, x):
+        return nnx.merge(d_graphdef, params)(x)
+
+    def d_update(g_params, data, carry, key):
+        d_params, d_opt = carry
+        k_real, k_z = jax.random.split(key)
+        x_real = real_batch(k_real, batch_size, data)  # (B, D)
+        x_fake = jax.lax.stop_gradient(G(g_params, jax.random.normal(k_z, (batch_size, noise_dim))))
+
+        def d_loss_fn(dp):
+            real_logits, fake_logits = D(dp, x_real), D(dp, x_fake)
+            value = jnp.mean(losses.discriminator_loss(real_logits, fake_logits, loss))
+            return value, (real_logits, fake_logits)
+
+        (d_loss, (real_logits, fake_logits)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+        updates, d_opt = d_tx.update(grads, d_opt, d_params)
+        metrics = {"d_loss": d_loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+                   "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+        return (optax.apply_updates(d_params, updates), d_opt), metrics
+
+    def gan_step(state: GANState, data, key):
+        k_d, k_g = jax.random.split(key)
+        (d_params, d_opt), d_metrics = jax.lax.scan(
+            lambda c, k: d_update(state.g_params, data, c, k), (state.d_params, state.d_opt),
+            jax.random.split(k_d, d_steps))
+        z = jax.random.normal(k_g, (batch_size, noise_dim))  # (B, noise_dim)
+
+        def g_loss_fn(gp):
+            return jnp.mean(losses.generator_loss(D(d_params, G(gp, z)), loss))
+
+        g_loss, grads = jax.value_and_grad(g_loss_fn)(state.g_params)
+        updates, g_opt = g_tx.update(grads, state.g_opt, state.g_params)
+        g_params = optax.apply_updates(state.g_params, updates)
+        metrics = {k: v[-1] for k, v in d_metrics.items()}  # the last D update's metrics
+        metrics["g_loss"] = g_loss
+        return GANState(g_params, d_params, g_opt, d_opt), metrics
+
+    def run(state, data, key, num_steps):
+        def body(s, k):
+            return gan_step(s, data, k)
+        return jax.lax.scan(body, state, jax.random.split(key, num_steps))
+
+    return GANSteps(g_graphdef, d_graphdef, CompiledStep(gan_step, name="gan_step"),
+                    CompiledStep(run, name="gan_run", static_argnums=(3,)))
+
+
+def init_gan_state(generator, discriminator, g_tx, d_tx) -> GANState:
+    """Initial :class:`GANState` from the players' current parameters."""
+    g_params = nnx.state(generator, nnx.Param)
+    d_params = nnx.state(discriminator, nnx.Param)
+    return GANState(g_params, d_params, g_tx.init(g_params), d_tx.init(d_params))
+
+
+def train_gan(
+    generator: Generator,
+    discriminator: Discriminator,
+    data=None,
+    *,
+    key,
+    num_steps: int,
+    sample_real: Callable | None = None,
+    batch_size: int = 128,
+    g_lr: float = 1e-3,
+    d_lr: float = 1e-3,
+    optimizer: str = "adam",
+    b1: float = 0.5,
+    loss: str = "non_saturating",
+    d_steps: int = 1,
+    steps_per_call: int = 100,
+    progress: bool | None = None,
+) -> History:
+    """Train both players in place; returns the per-step history.
+
+    Give either ``data`` (an (N, D) array of real examples) or ``sample_real`` (a pure
+    function (key, n) -> (n, D)). Steps run in compiled chunks of ``steps_per_call``;
+    after each chunk the losses are checked and a NaN stops training with
+    :class:`DivergenceError`, keeping the last good parameters.
+
+    Returns:
+      History with ``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` (mean D output on real and
+      generated batches) for every step.
+    """
+    _validate.prng_key("key", key)
+    num_steps = _validate.positive_int("num_steps", num_steps)
+    steps_per_call = _validate.positive_int("steps_per_call", steps_per_call)
+    if (data is None) == (sample_real is None):
+        raise ValueError("give exactly one of data (an (N, D) array) or sample_real (a function (key, n) -> samples)")
+    if data is not None:
+        _validate.array("data", data, ndim=2, shape=(None, generator.out_dim), dtype_kind="float")
+        data = jnp.asarray(data)
+    else:
+        data = jnp.zeros((1, generator.out_dim))
+    kwargs = {} if optimizer in ("sgd", "momentum", "nesterov", "rmsprop") else {"b1": b1}
+    g_tx = make_optimizer(optimizer, g_lr, **kwargs)
+    d_tx = make_optimizer(optimizer, d_lr, **kwargs)
+    steps = make_gan_steps(generator, discriminator, g_tx, d_tx, batch_size=batch_size, loss=loss,
+                           d_steps=d_steps, sample_real=sample_real)
+    state = init_gan_state(generator, discriminator, g_tx, d_tx)
+    history = History()
+    bar = None
+    start = time.perf_counter()
+    done = 0
+    try:
+        while done < num_steps:
+            n = min(steps_per_call, num_steps - done)
+            key, k = jax.random.split(key)
+            new_state, metrics = steps.run(state, data, k, n)
+            check_finite(metrics, where=f"GAN training, steps {done + 1}-{done + n}",
+                         hint=f"smaller learning rates (g_lr={g_lr}, d_lr={d_lr}), the non_saturating "
+                              "loss, or fewer d_steps")
+            state = new_state
+            history.append(metrics)
+            done += n
+            if bar is None:
+                elapsed = time.perf_counter() - start
+                bar = progress_bar(num_steps, desc="GAN steps",
+                                   enabled=should_show_progress(progress, elapsed * num_steps / n))
+            bar.update(n)
+    finally:
+        nnx.update(generator, state.g_params)
+        nnx.update(discriminator, state.d_params)
+        if bar is not None:
+            bar.close()
+    return history

@@ -1,0 +1,197 @@
+"""Training a VAE: a jit-compiled step, a scan-fused epoch and a fit loop.
+
+Taught in 04_vae.ipynb ("Training"). The objective per batch is the mean negative
+ELBO, with two options used in the posterior-collapse section:
+
+- ``beta``: weight of the KL term (beta-VAE; ``kl_warmup_epochs`` ramps it from 0);
+- ``free_bits`` (lambda, Kingma et al. 2016): the KL of each latent dimension,
+  averaged over the batch, only counts above lambda nats:
+      KL_obj = sum_j max(lambda, mean_b KL_bj).
+The reported ``loss`` is always the true negative ELBO (rec + kl), whatever the options.
+"""
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from course_lib import _validate
+from course_lib.data.batching import iterate_minibatches, num_batches
+from course_lib.models.vae import VAE
+from course_lib.training.core import (
+    CompiledStep,
+    History,
+    check_finite,
+    kl_warmup_weight,
+    make_optimizer,
+    mean_metrics,
+    progress_bar,
+    should_show_progress,
+)
+
+
+class VAESteps(NamedTuple):
+    """The compiled functions for one VAE and optimizer.
+
+    step(params, opt_state, x (B, D), key, beta) -> (params, opt_state, metrics)
+    epoch(params, opt_state, batches (S, B, D), key, beta) -> (params, opt_state, metrics (S,))
+    evaluate(params, x (B, D), key) -> metrics, each (B,)
+    """
+
+    graphdef: object
+    step: CompiledStep
+    epoch: CompiledStep
+    evaluate: CompiledStep
+
+
+def make_vae_steps(model: VAE, tx: optax.GradientTransformation, *, free_bits: float = 0.0) -> VAESteps:
+    """Build the jitted train step, scan-fused epoch and evaluation for ``model``."""
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
+    free_bits = _validate.positive_float("free_bits", free_bits, allow_zero=True)
+    graphdef, _ = nnx.split(model, nnx.Param)
+
+    def loss_fn(params, x, key, beta):
+        terms = nnx.merge(graphdef, params).negative_elbo(x, key)
+        if free_bits > 0:
+            kl_obj = jnp.sum(jnp.maximum(free_bits, jnp.mean(terms["kl_per_dim"], axis=0)))
+        else:
+            kl_obj = jnp.mean(terms["kl"])
+        objective = jnp.mean(terms["rec"]) + beta * kl_obj
+        metrics = {"loss": jnp.mean(terms["rec"] + terms["kl"]), "rec": jnp.mean(terms["rec"]),
+                   "kl": jnp.mean(terms["kl"])}
+        return objective, metrics
+
+    def train_step(params, opt_state, x, key, beta):
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, key, beta)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, metrics
+
+    def train_epoch(params, opt_state, batches, key, beta):
+        keys = jax.random.split(key, batches.shape[0])
+
+        def body(carry, inputs):
+            params, opt_state = carry
+            x, k = inputs
+            params, opt_state, metrics = train_step(params, opt_state, x, k, beta)
+            return (params, opt_state), metrics
+
+        (params, opt_state), metrics = jax.lax.scan(body, (params, opt_state), (batches, keys))
+        return params, opt_state, metrics  # metrics: each (S,)
+
+    def evaluate(params, x, key):
+        terms = nnx.merge(graphdef, params).negative_elbo(x, key)
+        return {"loss": terms["rec"] + terms["kl"], "rec": terms["rec"], "kl": terms["kl"]}
+
+    return VAESteps(
+        graphdef,
+        CompiledStep(train_step, name="vae_step"),
+        CompiledStep(train_epoch, name="vae_epoch"),
+        CompiledStep(evaluate, name="vae_evaluate"),
+    )
+
+
+def _evaluate(steps: VAESteps, params, x, key, batch_size: int) -> dict:
+    totals = {}
+    for i, start in enumerate(range(0, x.shape[0], batch_size)):
+        m = steps.evaluate(params, jnp.asarray(x[start : start + batch_size]), jax.random.fold_in(key, i))
+        for k, v in m.items():
+            totals.setdefault(k, []).append(np.asarray(v))
+    return {k: float(np.mean(np.concatenate(v))) for k, v in totals.items()}
+
+
+def evaluate_vae(model: VAE, x, key, *, batch_size: int = 500) -> dict:
+    """Mean negative ELBO, reconstruction and KL (nats per example) over ``x``, one z sample each."""
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
+    _validate.prng_key("key", key)
+    _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    steps = make_vae_steps(model, optax.identity())
+    return _evaluate(steps, nnx.state(model, nnx.Param), x, key, batch_size)
+
+
+def train_vae(
+    model: VAE,
+    x_train,
+    *,
+    key,
+    num_epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    beta: float = 1.0,
+    kl_warmup_epochs: int = 0,
+    free_bits: float = 0.0,
+    x_val=None,
+    progress: bool | None = None,
+) -> History:
+    """Fit ``model`` in place by minimising the negative ELBO; returns the per-epoch history.
+
+    Each epoch is one compiled ``lax.scan`` over shuffled minibatches. After each epoch the
+    metrics are checked: NaN or infinity stops training with :class:`DivergenceError`, and the
+    model keeps the parameters of the last good epoch.
+
+    Args:
+      model: a :class:`~course_lib.models.VAE` (updated in place).
+      x_train: (N, D) data in the model's convention (see VAE).
+      key: JAX random key (shuffling and the reparameterisation noise).
+      num_epochs, batch_size, lr, optimizer: the usual.
+      beta: final KL weight; ``kl_warmup_epochs`` ramps it linearly from beta/warmup to beta.
+      free_bits: lambda in nats per latent dimension (0 = off).
+      x_val: optional (M, D) validation data, evaluated after every epoch.
+      progress: show a progress bar (None: only if the run looks longer than 2 s).
+
+    Returns:
+      History with ``loss``, ``rec``, ``kl``, ``beta`` per epoch (train means) and
+      ``val_loss``, ``val_rec``, ``val_kl`` when ``x_val`` is given.
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
+    _validate.prng_key("key", key)
+    _validate.array("x_train", x_train, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+    num_epochs = _validate.positive_int("num_epochs", num_epochs)
+    beta = _validate.positive_float("beta", beta, allow_zero=True)
+    kl_warmup_epochs = _validate.positive_int("kl_warmup_epochs", kl_warmup_epochs, minimum=0)
+    num_batches(x_train.shape[0], batch_size)  # validates batch_size against the data size
+    if x_val is not None:
+        _validate.array("x_val", x_val, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+
+    tx = make_optimizer(optimizer, lr)
+    steps = make_vae_steps(model, tx, free_bits=free_bits)
+    params = nnx.state(model, nnx.Param)
+    opt_state = tx.init(params)
+    x_train = jnp.asarray(x_train)
+    history = History()
+    bar = None
+    start = time.perf_counter()
+    try:
+        for epoch in range(num_epochs):
+            key, k_perm, k_epoch, k_val = jax.random.split(key, 4)
+            beta_t = beta * kl_warmup_weight(epoch, kl_warmup_epochs)
+            batches = iterate_minibatches(k_perm, x_train, batch_size)
+            new_params, new_opt_state, metrics = steps.epoch(params, opt_state, batches, k_epoch, beta_t)
+            check_finite(metrics, where=f"VAE training, epoch {epoch + 1}",
+                         hint=f"a smaller learning rate (lr={lr}), or check the data for extreme values")
+            params, opt_state = new_params, new_opt_state
+            record = {**mean_metrics(metrics), "beta": beta_t}
+            if x_val is not None:
+                val = _evaluate(steps, params, x_val, k_val, batch_size=500)
+                record.update({f"val_{k}": v for k, v in val.items()})
+            history.append(record)
+            if bar is None and epoch == 0:
+                elapsed = time.perf_counter() - start
+                bar = progress_bar(num_epochs, desc="VAE epochs",
+                                   enabled=should_show_progress(progress, elapsed * num_epochs))
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.2f}")
+    finally:
+        nnx.update(model, params)  # keep the last good parameters, also on divergence
+        if bar is not None:
+            bar.close()
+    return history

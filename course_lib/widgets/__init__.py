@@ -1,0 +1,8 @@
+"""Live widgets: thin ipywidgets shells over pure render functions.
+
+Each section's widgets live in their own module and are imported from there,
+e.g. ``from course_lib.widgets.toy import toy_explorer``.
+"""
+from course_lib.widgets.core import Panel, Status, Timer, guarded
+
+__all__ = ["Panel", "Status", "Timer", "guarded"]
