@@ -115,7 +115,7 @@ def array(
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {got}")
     if shape is not None:
         if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
-            want = tuple("*" if s is None else s for s in shape)
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
             raise ValueError(f"{name} must have shape {want}, got shape {got}")
     kind = np.dtype(value.dtype).kind if not _is_key(value) else "key"
     if dtype_kind == "float" and kind != "f":

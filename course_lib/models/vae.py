@@ -130,7 +130,7 @@ class VAE(nnx.Module):
             return losses.bernoulli_log_likelihood(x, params)
         if self.likelihood == "categorical":
             return losses.categorical_log_likelihood(x, params)
-        return losses.gaussian_log_likelihood(x, params, self.decoder_logvar.value)
+        return losses.gaussian_log_likelihood(x, params, self.decoder_logvar[...])
 
     def mean_image(self, params) -> jax.Array:
         """E[x|z] in [0, 1] (or data units for gaussian), (B, D): what we draw on screen."""

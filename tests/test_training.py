@@ -1,0 +1,177 @@
+"""Training: steps compile once, a step lowers the loss, divergence stops with a message."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from course_lib.data import load_digits, sample_toy
+from course_lib.models import VAE, Discriminator, Generator
+from course_lib.training import (
+    CompiledStep, DivergenceError, History, check_finite, evaluate_vae, init_gan_state,
+    make_gan_steps, make_optimizer, make_vae_steps, train_gan, train_vae)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits("train").x[:256].astype(np.int32)
+
+
+def _vae():
+    return VAE(64, 4, (32,), likelihood="categorical", num_levels=17, rngs=nnx.Rngs(0))
+
+
+def test_vae_step_compiles_once_and_lowers_loss(digits):
+    model = _vae()
+    tx = optax.adam(1e-2)
+    steps = make_vae_steps(model, tx)
+    params = nnx.state(model, nnx.Param)
+    opt_state = tx.init(params)
+    x = jnp.asarray(digits[:64])
+    key = jax.random.key(0)
+    before = float(jnp.mean(steps.evaluate(params, x, key)["loss"]))
+    for i in range(5):
+        params, opt_state, metrics = steps.step(params, opt_state, x, jax.random.fold_in(key, i), 1.0)
+    after = float(jnp.mean(steps.evaluate(params, x, key)["loss"]))
+    assert steps.step.num_traces == 1  # beta is traced, so a KL warm-up does not recompile
+    assert steps.evaluate.num_traces == 1
+    assert after < before - 1.0
+
+
+def test_vae_epoch_is_one_compiled_scan(digits):
+    model = _vae()
+    tx = optax.adam(1e-3)
+    steps = make_vae_steps(model, tx)
+    params = nnx.state(model, nnx.Param)
+    opt_state = tx.init(params)
+    batches = jnp.asarray(digits).reshape(4, 64, 64)
+    for beta in (0.1, 0.5, 1.0):
+        params, opt_state, metrics = steps.epoch(params, opt_state, batches, jax.random.key(1), beta)
+    assert steps.epoch.num_traces == 1
+    assert metrics["loss"].shape == (4,)
+
+
+def test_train_vae_history_and_validation(digits):
+    model = _vae()
+    hist = train_vae(model, digits, key=jax.random.key(0), num_epochs=4, batch_size=64, lr=3e-3,
+                     kl_warmup_epochs=2, x_val=digits[:100], progress=False)
+    assert len(hist) == 4
+    np.testing.assert_allclose(hist["beta"], [0.5, 1.0, 1.0, 1.0])
+    assert hist["loss"][-1] < hist["loss"][0]
+    np.testing.assert_allclose(hist["loss"], hist["rec"] + hist["kl"], rtol=1e-5)
+    val = evaluate_vae(model, digits[:100], jax.random.key(5))
+    assert abs(val["loss"] - hist["val_loss"][-1]) < 5.0
+
+
+def test_free_bits_keeps_kl_above_floor(digits):
+    model = _vae()
+    hist = train_vae(model, digits, key=jax.random.key(0), num_epochs=3, batch_size=64, free_bits=0.5,
+                     progress=False)
+    assert np.all(np.isfinite(hist["loss"]))
+
+
+def test_divergence_stops_with_message_and_keeps_last_good_params(digits):
+    model = _vae()
+    good = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
+    bad = digits.copy()
+    with pytest.raises(DivergenceError) as info:
+        train_vae(model, bad, key=jax.random.key(0), num_epochs=2, batch_size=64, lr=1e12, progress=False)
+    assert "diverged" in str(info.value) and "lr=" in str(info.value)
+    for leaf in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+    del good
+
+
+def test_check_finite_names_the_metric():
+    check_finite({"loss": np.ones(3)}, where="x", hint="y")
+    with pytest.raises(DivergenceError, match="d_loss"):
+        check_finite({"g_loss": np.ones(2), "d_loss": np.array([1.0, np.nan])}, where="GAN", hint="lower lr")
+
+
+def test_gan_step_compiles_once_and_d_learns():
+    g = Generator(2, 2, (16,), rngs=nnx.Rngs(0))
+    d = Discriminator(2, (16,), rngs=nnx.Rngs(1))
+    g_tx, d_tx = optax.adam(1e-3), optax.adam(1e-2)
+    steps = make_gan_steps(g, d, g_tx, d_tx, batch_size=64, d_steps=2,
+                           sample_real=lambda k, n: sample_toy("ring", k, n))
+    state = init_gan_state(g, d, g_tx, d_tx)
+    dummy = jnp.zeros((1, 2))
+    first = None
+    for i in range(30):
+        state, m = steps.step(state, dummy, jax.random.key(i))
+        first = first if first is not None else m
+    assert steps.step.num_traces == 1
+    # D learns to tell the (initially tiny, central) fakes from the ring
+    assert float(m["d_real"]) - float(m["d_fake"]) > float(first["d_real"]) - float(first["d_fake"])
+
+
+def test_train_gan_fused_runs_and_records_every_step():
+    g = Generator(2, 2, (16,), rngs=nnx.Rngs(0))
+    d = Discriminator(2, (16,), rngs=nnx.Rngs(1))
+    data = np.asarray(sample_toy("moons", jax.random.key(0), 512))
+    hist = train_gan(g, d, data, key=jax.random.key(0), num_steps=60, batch_size=32, steps_per_call=20,
+                     progress=False)
+    assert len(hist) == 60 and set(hist.keys()) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    np.testing.assert_array_equal(hist["step"], np.arange(1, 61))
+
+
+def test_train_gan_divergence_is_reported():
+    g = Generator(2, 2, (16,), rngs=nnx.Rngs(0))
+    d = Discriminator(2, (16,), rngs=nnx.Rngs(1))
+    with pytest.raises(DivergenceError, match="GAN training"):
+        train_gan(g, d, key=jax.random.key(0), num_steps=50, sample_real=lambda k, n: sample_toy("ring", k, n),
+                  g_lr=1e15, d_lr=1e15, optimizer="sgd", loss="least_squares", steps_per_call=25, progress=False)
+
+
+def test_compiled_step_counts_retraces_on_new_shapes():
+    step = CompiledStep(lambda x: x * 2, name="double")
+    step(jnp.ones(3))
+    step(jnp.ones(3))
+    assert step.num_traces == 1
+    step(jnp.ones(4))
+    assert step.num_traces == 2
+
+
+def test_make_optimizer_matches_optax():
+    params = {"w": jnp.array([1.0, -2.0])}
+    grads = {"w": jnp.array([0.5, 0.25])}
+    for name, ref in (("sgd", optax.sgd(0.1)), ("adam", optax.adam(0.1)), ("momentum", optax.sgd(0.1, 0.9))):
+        tx = make_optimizer(name, 0.1)
+        u, _ = tx.update(grads, tx.init(params), params)
+        r, _ = ref.update(grads, ref.init(params), params)
+        np.testing.assert_allclose(u["w"], r["w"])
+
+
+def test_history():
+    h = History()
+    h.append({"a": 1.0})
+    h.append({"a": np.array([2.0, 3.0])})
+    np.testing.assert_array_equal(h["a"], [1, 2, 3])
+    np.testing.assert_array_equal(h["step"], [1, 2, 3])
+    assert h.last() == {"a": 3.0}
+    with pytest.raises(KeyError, match="recorded"):
+        h["b"]
+    with pytest.raises(ValueError, match="same length"):
+        h.append({"a": [1.0], "b": [1.0, 2.0]})
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: make_optimizer("adagrad", 0.1), ValueError, "unknown optimizer"),
+    (lambda: make_optimizer("adam", -1e-3), ValueError, "lr must be a finite number > 0"),
+    (lambda: make_optimizer("adam", float("nan")), ValueError, "lr"),
+    (lambda: train_vae(_vae(), np.zeros((10, 64), np.int32), key=jax.random.key(0), batch_size=0), ValueError, "batch_size"),
+    (lambda: train_vae(_vae(), np.zeros((10, 64), np.int32), key=jax.random.key(0), num_epochs=0), ValueError, "num_epochs"),
+    (lambda: train_vae(_vae(), np.zeros((10, 63), np.int32), key=jax.random.key(0)), ValueError, "x_train must have shape"),
+    (lambda: train_vae("vae", np.zeros((10, 64)), key=jax.random.key(0)), TypeError, "course_lib.models.VAE"),
+    (lambda: train_gan(Generator(2, 2, rngs=nnx.Rngs(0)), Discriminator(2, rngs=nnx.Rngs(0)), key=jax.random.key(0),
+                       num_steps=1), ValueError, "exactly one of data"),
+    (lambda: train_gan(Generator(2, 2, rngs=nnx.Rngs(0)), Discriminator(2, rngs=nnx.Rngs(0)), np.zeros((9, 2), np.float32),
+                       key=jax.random.key(0), num_steps=1, loss="hinge"), ValueError, "unknown loss"),
+    (lambda: train_gan(Generator(2, 3, rngs=nnx.Rngs(0)), Discriminator(2, rngs=nnx.Rngs(0)), np.zeros((9, 3), np.float32),
+                       key=jax.random.key(0), num_steps=1), ValueError, "must equal discriminator.in_dim"),
+])
+def test_bad_input_is_named(call, exc, words):
+    with pytest.raises(exc) as info:
+        call()
+    assert words in str(info.value)
