@@ -1,5 +1,5 @@
 """Committed notebooks are clean: one top-to-bottom run, no errors, no stderr, no machine
-paths, a Colab badge and bootstrap cell, recorded execution time within budget, and the
+paths, a Colab badge and bootstrap cell, recorded execution time, and the
 same cells as their text source in notebooks/src/."""
 import json
 import pathlib
@@ -15,7 +15,6 @@ import build_notebooks  # noqa: E402
 
 MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/[^/\s]+/|/Users/[^/\s]+/|/work/|[A-Z]:\\\\Users)")
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]{6,}")
-BUDGET_SECONDS = 60
 
 
 def _load(path):
@@ -68,9 +67,9 @@ def test_colab_badge_and_bootstrap(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_execution_time_recorded_within_budget(path):
-    seconds = _load(path)["metadata"]["course"]["execution_seconds"]
-    assert 0 < seconds <= BUDGET_SECONDS, f"{path.name} took {seconds} s to execute (budget {BUDGET_SECONDS} s)"
+def test_execution_time_recorded(path):
+    # The build records its wall time; the 60 s budget is measured in benchmarks/, not asserted here.
+    assert _load(path)["metadata"]["course"]["execution_seconds"] > 0
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

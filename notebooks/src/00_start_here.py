@@ -30,8 +30,7 @@
 # | 08 | [FAQ and glossary](08_faq_glossary.ipynb) | common questions; an English/Chinese glossary; a self-check quiz |
 #
 # Each notebook states its goals and time at the top, and ends with a summary, exercises that
-# check your answer immediately, and a link to the next one. Some notebooks of the list may
-# still be in preparation in your copy of the course; the list shows the intended order.
+# check your answer immediately, and a link to the next one.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## How to run the notebooks
@@ -55,6 +54,7 @@
 # (Your versions may differ from the ones saved here; that is fine as long as the cell runs.)
 
 # %% tags=["nbval-ignore-output"]
+%matplotlib inline
 import jax
 import jax.numpy as jnp
 import numpy as np

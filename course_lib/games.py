@@ -1,0 +1,66 @@
+"""Gradient play on the bilinear game min_x max_y f(x, y) = x * y.
+
+Taught in 03_gradient_descent.ipynb ("Bridge to GANs"). The unique equilibrium is
+(0, 0). Both players follow their own gradient, df/dx = y and df/dy = x:
+
+- simultaneous:  x' = x - lr * y,   y' = y + lr * x
+  r' = sqrt(1 + lr^2) * r: every step moves *away* from the equilibrium (a spiral out).
+- alternating:   x' = x - lr * y,   y' = y + lr * x'
+  the map has determinant 1 and keeps Q(x, y) = x^2 + y^2 - lr * x * y exactly
+  constant, so for lr < 2 the iterates circle the equilibrium on an ellipse.
+
+GAN training is this game with neural networks in place of x and y.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from course_lib import _validate
+
+UPDATES = ("simultaneous", "alternating")
+
+
+def bilinear_play(x0: float, y0: float, lr: float, num_steps: int, update: str = "simultaneous") -> np.ndarray:
+    """Iterate gradient descent (x) / ascent (y) on f = x * y.
+
+    Args:
+      x0, y0: the start.
+      lr: step size > 0.
+      num_steps: number of steps T.
+      update: ``"simultaneous"`` or ``"alternating"``.
+
+    Returns:
+      (T + 1, 2) float64 array of (x, y), starting with (x0, y0).
+    """
+    x = _validate.real_in_range("x0", x0, -1e6, 1e6)
+    y = _validate.real_in_range("y0", y0, -1e6, 1e6)
+    lr = _validate.positive_float("lr", lr)
+    num_steps = _validate.positive_int("num_steps", num_steps)
+    _validate.one_of("update", update, UPDATES)
+    out = np.empty((num_steps + 1, 2))
+    out[0] = x, y
+    for t in range(num_steps):
+        if update == "simultaneous":
+            x, y = x - lr * y, y + lr * x
+        else:
+            x = x - lr * y
+            y = y + lr * x  # uses the new x
+        out[t + 1] = x, y
+    return out
+
+
+def radius(points) -> np.ndarray:
+    """Distance of each (x, y) row from the equilibrium (0, 0): (T,) array."""
+    _validate.array("points", points, ndim=2, shape=(None, 2), dtype_kind="number", finite=False)
+    return np.hypot(points[:, 0], points[:, 1])
+
+
+def alternating_invariant(points, lr: float) -> np.ndarray:
+    """Q(x, y) = x^2 + y^2 - lr * x * y for each row; constant along alternating play."""
+    _validate.array("points", points, ndim=2, shape=(None, 2), dtype_kind="number", finite=False)
+    lr = _validate.positive_float("lr", lr)
+    x, y = points[:, 0], points[:, 1]
+    return x**2 + y**2 - lr * x * y
+
+
+__all__ = ["UPDATES", "bilinear_play", "radius", "alternating_invariant"]

@@ -1,0 +1,217 @@
+"""Figures and the live widget of 01_concepts.ipynb.
+
+- :func:`render_family` (pure): fit one family's miniature model (:mod:`course_lib.families`)
+  to a toy distribution and draw data, model samples and, where the model has one, its density.
+- :func:`render_family_gallery`: every family side by side (the static version of the widget).
+- :func:`classifier_figure`: decision regions of fitted classifiers on 2-D data
+  ("Generative vs discriminative").
+- :func:`family_explorer`: the widget, a thin shell over :func:`render_family`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+import ipywidgets as widgets
+import jax
+import numpy as np
+from matplotlib.figure import Figure
+
+from course_lib import _validate, families, plotting
+from course_lib.data import toy
+from course_lib.widgets.core import Panel, Status, Timer, guarded
+
+TRAIN_SIZE = 1000  # points each miniature model is fitted to
+TEST_SIZE = 1000  # held-out points for the mean log-likelihood
+MAX_SAMPLES = 2000  # the model's sample pool; the slider shows the first num_samples
+
+
+@functools.lru_cache(maxsize=16)
+def _data(name: str, seed: int, split: str) -> np.ndarray:
+    key = jax.random.fold_in(jax.random.key(seed), 0 if split == "train" else 1)
+    n = TRAIN_SIZE if split == "train" else TEST_SIZE
+    return np.asarray(toy.sample_toy(name, key, n), np.float64)
+
+
+@functools.lru_cache(maxsize=32)
+def _fitted(name: str, family: str, seed: int):
+    """(fitted model, sample pool (MAX_SAMPLES, 2), milliseconds it took to draw the pool)."""
+    model = families.fit_family(family, _data(name, seed, "train"), seed=seed)
+    start = time.perf_counter()
+    pool = np.asarray(model.sample(jax.random.fold_in(jax.random.key(seed), 2), MAX_SAMPLES), np.float64)
+    return model, pool, 1000 * (time.perf_counter() - start)
+
+
+def _limits(x: np.ndarray) -> float:
+    return float(np.max(np.abs(x))) * 1.15 + 0.1
+
+
+def _check_args(name, family, num_samples, seed):
+    _validate.one_of("name", name, toy.TOY_NAMES)
+    _validate.one_of("family", family, families.FAMILIES)
+    num_samples = _validate.positive_int("num_samples", num_samples)
+    if num_samples > MAX_SAMPLES:
+        raise ValueError(f"num_samples must be at most {MAX_SAMPLES}, got {num_samples}")
+    seed = _validate.positive_int("seed", seed, minimum=0)
+    return num_samples, seed
+
+
+def _mean_test_log_likelihood(model, name, seed) -> float | None:
+    if not model.has_density or not model.normalized:
+        return None
+    return float(np.mean(model.log_density(_data(name, seed, "test"))))
+
+
+def _draw_message(ax, text, limits):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_xlim(-limits, limits)
+    ax.set_ylim(-limits, limits)
+    ax.set_aspect("equal")
+
+
+def _draw_density(ax, model, limits, resolution=90):
+    if not model.has_density:
+        _draw_message(ax, "no density:\nthis model can only\ndraw samples", limits)
+        return
+    plotting.density_heatmap(ax, model.log_density, limits=limits, resolution=resolution, log=True)
+
+
+def render_family(name: str, family: str, num_samples: int = 1000, seed: int = 0):
+    """Fit ``family``'s miniature model to ``name`` and draw data | samples | density.
+
+    Args:
+      name: a toy distribution (:data:`course_lib.data.TOY_NAMES`).
+      family: one of :data:`course_lib.families.FAMILIES`.
+      num_samples: model samples to draw (1..MAX_SAMPLES = 2000).
+      seed: fixes the training data, the fit and the samples.
+
+    Returns:
+      (Figure, summary dict): ``has_density``, ``normalized``, ``test_log_likelihood``
+      (mean log p over held-out points, None without a normalised density) and
+      ``sample_ms`` (time to draw the sample pool when it was first made).
+    """
+    num_samples, seed = _check_args(name, family, num_samples, seed)
+    train = _data(name, seed, "train")
+    model, pool, sample_ms = _fitted(name, family, seed)
+    samples = pool[:num_samples]
+    limits = _limits(train)
+    fig = Figure(figsize=(9.0, 3.2))  # fixed margins, no layout engine: it is redrawn at every update
+    axes = fig.subplots(1, 3)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.08, top=0.85, wspace=0.2)
+    plotting.scatter_2d(axes[0], train, size=3, limits=limits)
+    axes[0].set_title(f"{name}: {TRAIN_SIZE} training points", fontsize=9)
+    plotting.scatter_2d(axes[1], samples, size=3, limits=limits, color="C3")
+    axes[1].set_title(f"{num_samples} model samples", fontsize=9)
+    _draw_density(axes[2], model, limits)
+    label = "exp(-E(x)), unnormalised" if model.has_density and not model.normalized else "model density p(x)"
+    axes[2].set_title(label if model.has_density else "density", fontsize=9)
+    fig.suptitle(families.FAMILY_TITLES[family], fontsize=10)
+    summary = {
+        "family": family,
+        "has_density": model.has_density,
+        "normalized": model.has_density and model.normalized,
+        "test_log_likelihood": _mean_test_log_likelihood(model, name, seed),
+        "sample_ms": sample_ms,
+    }
+    return fig, summary
+
+
+def render_family_gallery(name: str, num_samples: int = 1000, seed: int = 0) -> Figure:
+    """Every family's samples (top row) and density (bottom row) for one toy distribution."""
+    num_samples, seed = _check_args(name, families.FAMILIES[0], num_samples, seed)
+    train = _data(name, seed, "train")
+    limits = _limits(train)
+    cols = 1 + len(families.FAMILIES)
+    fig, axes = plotting.new_figure(cols, nrows=2, size=(2.1, 2.1))
+    plotting.scatter_2d(axes[0], train, size=2, limits=limits)
+    axes[0].set_title("data", fontsize=8)
+    if toy.has_density(name):
+        plotting.density_heatmap(axes[cols], lambda pts: toy.toy_log_density(name, pts), limits=limits,
+                                 resolution=90, log=True)
+        axes[cols].set_title("true density", fontsize=8)
+    else:
+        _draw_message(axes[cols], "true density:\nno closed form", limits)
+    for j, family in enumerate(families.FAMILIES, start=1):
+        model, pool, _ = _fitted(name, family, seed)
+        plotting.scatter_2d(axes[j], pool[:num_samples], size=2, limits=limits, color="C3")
+        axes[j].set_title(families.FAMILY_TITLES[family].replace(" (", "\n("), fontsize=8)
+        _draw_density(axes[cols + j], model, limits, resolution=70)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def classifier_figure(x, y, classifiers: dict, *, resolution: int = 150) -> Figure:
+    """p(y = 1 | x) of each fitted classifier as a colour map, with the data on top.
+
+    Args:
+      x: (N, 2) points; y: (N,) labels in {0, 1}.
+      classifiers: {title: fitted object with ``predict_proba``}.
+    """
+    _validate.array("x", x, ndim=2, shape=(None, 2), dtype_kind="number")
+    _validate.array("y", y, ndim=1, dtype_kind="int")
+    if not isinstance(classifiers, dict) or not classifiers:
+        raise TypeError("classifiers must be a non-empty dict {title: fitted classifier}")
+    x = np.asarray(x)
+    pad = 0.5
+    xs = np.linspace(x[:, 0].min() - pad, x[:, 0].max() + pad, resolution)
+    ys = np.linspace(x[:, 1].min() - pad, x[:, 1].max() + pad, resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    fig, axes = plotting.new_figure(len(classifiers), size=(3.6, 3.0))
+    for ax, (title, clf) in zip(axes, classifiers.items()):
+        prob = clf.predict_proba(grid)[:, 1].reshape(xx.shape)
+        ax.contourf(xx, yy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        ax.contour(xx, yy, prob, levels=[0.5], colors="k", linewidths=1)
+        for label, color in ((0, "C0"), (1, "C3")):
+            pts = x[np.asarray(y) == label]
+            ax.scatter(pts[:, 0], pts[:, 1], s=6, color=color, linewidths=0, label=f"y = {label}")
+        ax.set_title(title, fontsize=9)
+        ax.set_aspect("equal")
+    axes[0].legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def family_explorer(name: str = "moons", family: str = "latent_mixture", num_samples: int = 1000,
+                    seed: int = 0) -> Panel:
+    """A live widget around :func:`render_family`: toy distribution, family, sample count, seed."""
+    dist = widgets.Dropdown(options=list(toy.TOY_NAMES), value=name, description="data")
+    fam = widgets.Dropdown(options=[(families.FAMILY_TITLES[f], f) for f in families.FAMILIES], value=family,
+                           description="family")
+    n = widgets.IntSlider(value=num_samples, min=10, max=MAX_SAMPLES, step=10, description="samples",
+                          continuous_update=False)
+    s = widgets.BoundedIntText(value=seed, min=0, max=10_000, description="seed")
+    image = widgets.Image(format="png")
+    status = Status()
+    timer = Timer()
+
+    def update(_=None):
+        with timer:
+            fig, summary = render_family(dist.value, fam.value, n.value, s.value)
+            image.value = plotting.figure_to_png(fig)
+        if summary["test_log_likelihood"] is not None:
+            ll = summary["test_log_likelihood"]
+            what = (f"mean log p(x) on held-out data = {ll:.3f}" if math.isfinite(ll) else
+                    "mean log p(x) on held-out data = -inf: some held-out points fall where the model "
+                    "puts zero density")
+        elif summary["has_density"]:
+            what = "density known only up to a constant (energy-based): no log-likelihood"
+        else:
+            what = "implicit model: samples only, no log-likelihood"
+        status.ok(f"{what}. Drawing {MAX_SAMPLES} samples took {summary['sample_ms']:.0f} ms; "
+                  f"this update ({timer.last_ms:.0f} ms)")
+
+    safe_update = guarded(update, status)
+    for control in (dist, fam, n, s):
+        control.observe(safe_update, names="value")
+    safe_update()
+    panel = Panel([widgets.HBox([dist, fam]), widgets.HBox([n, s]), image, status],
+                  title="Generative model families explorer")
+    panel.controls = {"data": dist, "family": fam, "samples": n, "seed": s}
+    panel.image, panel.status, panel.timer = image, status, timer
+    return panel
+
+
+__all__ = ["render_family", "render_family_gallery", "classifier_figure", "family_explorer"]

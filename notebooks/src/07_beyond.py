@@ -1,0 +1,640 @@
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 07 · Beyond VAEs and GANs: flows, diffusion and autoregressive models, measured side by side
+#
+# {{COLAB_BADGE}}
+#
+# **Time:** about 60 minutes. **You will:**
+#
+# - build a normalizing flow from affine coupling layers, check its change-of-variables
+#   likelihood against autodiff, and watch it warp data into a Gaussian layer by layer;
+# - noise data with the diffusion forward process in one jump, undo it with a learned reverse
+#   process, and scrub a time slider from pure noise to digits;
+# - write an image's probability as a product of one-pixel conditionals with a masked MLP (MADE),
+#   and check that it is an exact, normalized likelihood;
+# - read one table that measures five families (autoregressive, flow, VAE, diffusion, GAN) on the
+#   same 8x8 digits, the same split and the same metrics, and weigh what each one costs;
+# - see how the same training code runs data-parallel on a GPU, a TPU or several of them.
+#
+# VAEs (04) and GANs (05) are two answers to one question: how to fit a distribution over images
+# with a neural network. Here are the three other answers that matter most today. Every model of
+# this notebook was trained by `python scripts/train_beyond_checkpoints.py` (about ten minutes on a
+# laptop CPU); the notebook loads the results.
+
+# %%
+{{COLAB_BOOTSTRAP}}
+
+# %% [markdown]
+# One setup cell: the imports of the whole notebook, the device JAX uses, the 8x8 digits as
+# integer grey levels 0..16 (split 1000 / 350 / 447, as in 04_vae), and the pretrained models.
+
+# %% tags=["nbval-ignore-output"]
+%matplotlib inline
+import itertools
+import math
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from IPython.display import Markdown, display
+from scipy import stats
+
+from course_lib import data, plotting
+from course_lib.exercises import ch07_beyond
+from course_lib.models import diffusion as dm
+from course_lib.models import flow as fl
+from course_lib.models.autoregressive import MADE, made_masks
+from course_lib.reproduce import family_table as ft
+from course_lib.training import parallel
+from course_lib.training.generic import fit
+from course_lib.widgets import beyond
+
+print("JAX devices:", jax.devices())
+digits = ft.digits_splits()  # int32 levels 0..16: train (1000, 64), val (350, 64), test (447, 64)
+flow_moons, _ = ft.load_beyond("flow_moons")
+ddpm_moons, schedule_moons, _ = ft.load_beyond("ddpm_moons")
+flow_digits, _ = ft.load_beyond("flow_digits")
+ddpm_digits, schedule_digits, _ = ft.load_beyond("ddpm_digits")
+made_digits, _ = ft.load_beyond("made_digits")
+vae_digits, _ = ft.load_beyond("vae_digits")
+gan_digits, _ = ft.load_beyond("gan_digits")
+rows = ft.read_results()  # data/results/family_table.json, written by the reproduce command
+print({s: x.shape for s, x in digits.items()})
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. Three more answers to one question
+#
+# A VAE *bounds* the likelihood of an image through a latent variable; a GAN gives up on the
+# likelihood and trains a sampler against a critic. Three other families keep the likelihood and
+# pay for it in different currencies:
+#
+# | family | log-likelihood | sampling | what it costs |
+# |---|---|---|---|
+# | normalizing flow (Dinh et al., 2017) | exact, by a change of variables | one network pass | every layer must be invertible, with a cheap Jacobian |
+# | diffusion model (Ho et al., 2020) | a variational bound | hundreds of network passes | slow sampling |
+# | autoregressive model (Germain et al., 2015; van den Oord et al., 2016) | exact, by the chain rule | one pass per pixel | slow sampling, an order on the pixels |
+#
+# We build each one from its equation, check the equation in code, and then put all five
+# families in one table.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. Normalizing flows
+#
+# Take a simple base density, $z \sim \mathcal{N}(0, I)$, and an **invertible** map $f$ from data
+# to base, $z = f(x)$. Then $x = f^{-1}(z)$ is a sampler, and the density of $x$ follows from the
+# change of variables (02_probability):
+#
+# $$\log p_X(x) = \log \mathcal{N}\big(f(x); 0, I\big) + \log \left|\det \frac{\partial f(x)}{\partial x}\right| .$$
+#
+# The log-determinant corrects for how much $f$ stretches or squeezes volume around $x$. For a
+# general network it costs $O(D^3)$ and the inverse may not exist; flows are built from layers
+# where both are cheap.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# An **affine coupling layer** (RealNVP) splits the coordinates with a binary mask $m$: the
+# kept half $m \odot h$ passes unchanged and decides a scale $s$ and a shift $t$ for the other half,
+#
+# $$h' = m \odot h + (1 - m) \odot \big(h \odot e^{s(m \odot h)} + t(m \odot h)\big), \qquad
+# \log|\det| = \sum_d (1 - m_d)\, s_d(m \odot h).$$
+#
+# The Jacobian is triangular (the kept half does not depend on the moved half), so its
+# determinant is the product of the diagonal, $e^{s_d}$ for the moved coordinates. The inverse
+# only needs $s$ and $t$ of the kept half, which the layer did not change. Let us check both
+# claims on the first layer of a flow trained on the two-moons data, against autodiff's full
+# Jacobian.
+
+# %%
+layer = flow_moons.coupling_0
+print("mask of layer 0:", layer.mask, "| layers in the flow:", flow_moons.num_layers)
+x = data.sample_toy("moons", jax.random.key(1), 5)  # (5, 2)
+h, log_det = layer.forward(x)
+jac = jax.jit(jax.vmap(jax.jacfwd(lambda v: layer.forward(v[None])[0][0])))(x)  # (5, 2, 2)
+print("log|det| from the layer:", np.round(np.asarray(log_det), 4))
+print("log|det| from autodiff: ", np.round(np.asarray(jnp.linalg.slogdet(jac)[1]), 4))
+assert np.allclose(log_det, jnp.linalg.slogdet(jac)[1], atol=1e-4)
+assert np.allclose(layer.inverse(h), x, atol=1e-5)  # exact inverse
+z, total_log_det = flow_moons.forward(x)
+full_jac = jax.jit(jax.vmap(jax.jacfwd(lambda v: flow_moons.forward(v[None])[0][0])))(x)
+assert np.allclose(total_log_det, jnp.linalg.slogdet(full_jac)[1], atol=1e-3)  # and for all 8 layers
+
+# %% [markdown]
+# Training maximizes the exact log-likelihood of the data. Here is the whole loss, and a short
+# live run of a small flow with the course's generic trainer (`fit` runs whole epochs inside one
+# compiled `jax.lax.scan`; it trains the flow, the diffusion model and the autoregressive model of
+# this notebook). The pretrained flow is the same code with 8 layers and 100 epochs.
+
+# %% tags=["nbval-ignore-output"]
+x_moons = data.sample_toy("moons", jax.random.key(0), 2000)
+small = fl.RealNVP(2, num_layers=4, hidden=(32, 32), rngs=nnx.Rngs(0))
+graphdef, params = nnx.split(small, nnx.Param)
+
+
+def flow_loss(p, xb, key):
+    """Mean negative log-likelihood of a batch, in nats."""
+    return -jnp.mean(nnx.merge(graphdef, p).log_prob(xb)), {}
+
+
+result = fit(flow_loss, params, x_moons, key=jax.random.key(1), num_epochs=20, batch_size=200, lr=3e-3,
+             eval_every=10, progress=False)
+print(f"NLL per point: {result.history['loss'][0]:.2f} -> {result.history['loss'][-1]:.2f} nats "
+      f"in {result.seconds:.1f} s; compiled {result.epoch_fn.num_traces} time(s)")
+assert result.history["loss"][-1] < result.history["loss"][0] - 0.5 and result.epoch_fn.num_traces == 1
+
+# %% [markdown]
+# Look at three things in the figure below: the training data, the density of the pretrained
+# flow on a grid (computed exactly, point by point), and fresh samples $x = f^{-1}(z)$.
+
+# %%
+flow_log_prob = jax.jit(flow_moons.log_prob)
+x_test_moons = data.sample_toy("moons", jax.random.key(99), 2000)
+print(f"test NLL of the pretrained flow: {-float(jnp.mean(flow_log_prob(x_test_moons))):.3f} nats per point")
+flow_samples = np.asarray(flow_moons.sample(jax.random.key(2), 2000))
+fig, axes = plotting.new_figure(3, size=(3.3, 3.3))
+plotting.scatter_2d(axes[0], x_test_moons, size=2, limits=3.5)
+axes[0].set_title("data (two moons)", fontsize=9)
+plotting.density_heatmap(axes[1], lambda pts: flow_log_prob(jnp.asarray(pts)), limits=3.5, resolution=300, log=True)
+axes[1].set_title("flow density p(x)", fontsize=9)
+plotting.scatter_2d(axes[2], flow_samples, size=2, color="C1", limits=3.5)
+axes[2].set_title("flow samples", fontsize=9)
+display(fig)
+_, _, grid = plotting.grid_points(3.5, 300)  # the same grid as the picture
+mass = float(jnp.sum(jnp.exp(flow_log_prob(jnp.asarray(grid))))) * (7.0 / 299) ** 2
+print(f"integral of p(x) over [-3.5, 3.5]^2: {mass:.3f}")
+assert abs(mass - 1.0) < 0.02  # a true density (almost all of its mass is inside the square)
+
+# %% [markdown]
+# The density follows both moons and integrates to one, as the change of variables promises. But
+# look at the tips of the moons: thin filaments of density run off them, and some samples land
+# between the moons, where there are no data. A flow is a continuous, invertible deformation of a
+# Gaussian, which is one connected blob; it cannot tear it into two pieces, only stretch the part in
+# between very thin. That is the price of invertibility. We count the samples that land near the
+# data (within 0.15 of a test point):
+
+# %%
+def near_data(samples, reference, radius=0.15):
+    """Fraction of samples within ``radius`` of their nearest reference point."""
+    d2 = np.sum((np.asarray(samples)[:, None, :] - np.asarray(reference)[None, :, :]) ** 2, axis=-1)
+    return float(np.mean(np.sqrt(d2.min(axis=1)) < radius))
+
+
+print(f"flow samples near the data: {near_data(flow_samples, x_test_moons):.3f}; "
+      f"fresh data near the data: {near_data(data.sample_toy('moons', jax.random.key(5), 2000), x_test_moons):.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### The flow, layer by layer
+#
+# Each coupling layer moves one coordinate as a function of the other. Below, the same test
+# points after 0, 2, 4 and 8 layers, coloured by their position in the data, so you can follow
+# them: the moons are bent, stretched and finally pressed into a round Gaussian.
+
+# %%
+stack = beyond.flow_layer_stack(flow_moons, x_test_moons[:1500])
+fig, axes = plotting.new_figure(4, size=(2.8, 2.8))
+for ax, l in zip(axes, (0, 2, 4, 8)):
+    small_fig, summary = beyond.render_flow_layer(stack, l, limits=3.5)
+    pts = stack[l]
+    ax.scatter(pts[:, 0], pts[:, 1], c=beyond._colours(stack[0]), cmap="hsv", s=2, alpha=0.7, linewidths=0)
+    ax.set_xlim(-3.5, 3.5), ax.set_ylim(-3.5, 3.5), ax.set_aspect("equal")
+    ax.set_title(small_fig.axes[0].get_title(), fontsize=9)
+display(fig)
+print("after the last layer: mean", np.round(stack[-1].mean(0), 2), "std", np.round(stack[-1].std(0), 2))
+assert np.all(np.abs(stack[-1].mean(0)) < 0.1) and np.all(np.abs(stack[-1].std(0) - 1) < 0.1)
+
+# %% [markdown]
+# After eight layers the points have mean about 0 and standard deviation about 1 in each
+# coordinate: the flow has learned to map the moons onto the base distribution, and the colours
+# show that neighbours stay neighbours (the map is continuous). Now do it yourself: drag the slider
+# through the layers (the points are computed once; moving the slider only redraws).
+
+# %%
+beyond.flow_explorer(flow_moons, x_test_moons[:1500])
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### A flow on digits: dequantization, and why its number is a bound
+#
+# A flow is a density over real vectors; a digit is a vector of integer levels $x \in
+# \{0..16\}^{64}$. A density of a continuous variable gives probability zero to any single point,
+# and maximizing it on integers would pile infinite density on them. **Uniform dequantization**
+# (Uria et al., 2013; Theis et al., 2016) trains the flow on $v = x + u$, $u \sim U[0,1)^{64}$
+# instead, which defines a discrete model $P(x) = \int_{[0,1)^{64}} p(x + u)\, du$. Jensen's
+# inequality then gives
+#
+# $$-\log P(x) \;\le\; \mathbb{E}_u\left[-\log p(x + u)\right],$$
+#
+# so the flow's dequantized NLL is an **upper bound** on the NLL of the discrete images, not the
+# NLL itself. Before the flow, $v/17 \in (0, 1)$ goes through a logit, whose log-determinant is part
+# of the likelihood. We check the inequality on one test digit with 2,000 draws of $u$: the
+# log-mean-exp estimate of $-\log P(x)$ must come out below the mean.
+
+# %%
+x_one = jnp.asarray(np.repeat(digits["test"][:1], 2000, axis=0))  # one digit, 2000 copies
+u = jax.random.uniform(jax.random.key(3), x_one.shape)
+log_p = fl.dequantized_log_prob(flow_digits, x_one, u, 17)  # (2000,) log p(x + u)
+bound = -float(jnp.mean(log_p))
+estimate = -float(jax.scipy.special.logsumexp(log_p) - math.log(2000))
+print(f"E_u[-log p(x + u)] = {bound:.2f} nats  >=  -log P(x) (estimated) = {estimate:.2f} nats")
+assert estimate <= bound
+
+# %% [markdown]
+# For this digit the gap is about a nat: the flow's density is nearly flat across each unit bin,
+# so the bound is not far from the truth. Over the whole test set:
+
+# %%
+nll_flow = ft.flow_nll_bound(flow_digits, digits["test"], jax.random.key(10_000), num_draws=10)
+print(f"flow, test: {nll_flow.mean():.2f} nats per image (an upper bound) = "
+      f"{ft.bits_per_dim(nll_flow.mean()):.3f} bits/dim")
+flow_row = next(r for r in rows if r["family"] == "flow")
+assert abs(nll_flow.mean() - flow_row["test_nll_nats"]) < 0.5  # the number in the table below
+
+# %% [markdown]
+# Bits per dimension divide the NLL by $64 \ln 2$, so that images of different sizes compare.
+# Here are 16 samples: draw $z$, invert the flow, undo the logit, and read off the level of each
+# pixel.
+
+# %%
+flow_digit_samples = np.asarray(fl.sample_levels(flow_digits, jax.random.key(4), 16, 17))  # (16, 64) levels
+display(plotting.image_grid(flow_digit_samples / 16, (8, 8), ncols=16, cell_size=0.55))
+
+# %% [markdown]
+# Many of them are recognisable digits, some are smudges. A flow of this size spends much of its
+# capacity on exact invertibility; the table below shows that its samples score clearly worse than
+# the GAN's, even though its likelihood is far better.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. Diffusion models
+#
+# A diffusion model (Sohl-Dickstein et al., 2015; Ho et al., 2020) fixes a *forward* process that
+# destroys data with Gaussian noise in $T$ small steps, and learns to run it *backwards*. The forward
+# steps are $q(x_t \mid x_{t-1}) = \mathcal{N}(\sqrt{\alpha_t}\, x_{t-1}, \beta_t I)$ with
+# $\alpha_t = 1 - \beta_t$; because Gaussians compose, any step can be reached in one jump,
+#
+# $$q(x_t \mid x_0) = \mathcal{N}\big(\sqrt{\bar\alpha_t}\, x_0,\; (1 - \bar\alpha_t) I\big), \qquad
+# \bar\alpha_t = \prod_{s \le t} \alpha_s, \qquad x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\varepsilon .$$
+#
+# We check the jump against 20,000 draws for one pixel, then look at a digit at several times. The
+# digits live in $[-1, 1]$ here (level $k$ at $2k/16 - 1$).
+
+# %%
+x0 = dm.levels_to_data(jnp.asarray(digits["test"][:1]), 17)  # (1, 64) in [-1, 1]
+t = 200
+eps = jax.random.normal(jax.random.key(5), (20_000, 64))
+x_t = dm.q_sample(schedule_digits, jnp.broadcast_to(x0, eps.shape), jnp.full((20_000,), t), eps)
+ab = float(schedule_digits.alpha_bar[t])
+print(f"t = {t}: alpha_bar = {ab:.4f}; pixel 20: mean {float(x_t[:, 20].mean()):.3f} "
+      f"(expected {math.sqrt(ab) * float(x0[0, 20]):.3f}), var {float(x_t[:, 20].var()):.3f} (expected {1 - ab:.3f})")
+assert abs(float(x_t[:, 20].mean()) - math.sqrt(ab) * float(x0[0, 20])) < 0.02
+assert abs(float(x_t[:, 20].var()) - (1 - ab)) < 0.02
+times = [0, 10, 50, 100, 200, 400, 1000]
+noisy = [dm.q_sample(schedule_digits, x0, jnp.array([s]), eps[:1]) for s in times]
+fig = plotting.image_grid(np.clip((np.concatenate(noisy) + 1) / 2, 0, 1), (8, 8), ncols=len(times),
+                          titles=[f"t={s}" for s in times], cell_size=0.9)
+display(fig)
+
+# %% [markdown]
+# By $t = 200$ the digit is hard to see, by $t = 1000$ ($\bar\alpha_T \approx 10^{-4}$) nothing of it is
+# left: $x_T$ is a standard normal sample, whatever the digit was. That is what makes generation
+# possible: start from noise, and undo the steps.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **The reverse process.** Given $x_0$, the step back is Gaussian with a known mean,
+# $q(x_{t-1} \mid x_t, x_0) = \mathcal{N}(\tilde\mu_t, \tilde\beta_t I)$. Without $x_0$, a network
+# $\varepsilon_\theta(x_t, t)$ predicts the noise that was added, which gives a guess of $x_0$ and the
+# mean of the learned step,
+#
+# $$p_\theta(x_{t-1} \mid x_t) = \mathcal{N}\Big(\mu_\theta,\, \sigma_t^2 I\Big), \qquad
+# \mu_\theta = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \varepsilon_\theta(x_t, t)\Big).$$
+#
+# If the prediction were perfect, $\mu_\theta$ would equal $\tilde\mu_t$ exactly. Check that with the
+# true noise:
+
+# %%
+tt = jnp.full((20_000,), t)
+mu_tilde, _ = dm.q_posterior(schedule_digits, jnp.broadcast_to(x0, eps.shape), x_t, tt)
+assert np.allclose(dm.p_mean(schedule_digits, x_t, tt, eps), mu_tilde, atol=1e-4)
+print("mu_theta with the true noise equals the posterior mean mu_tilde: checked on 20,000 draws")
+
+# %% [markdown]
+# So training is regression on the noise: Ho et al. (2020) minimize
+# $L_\text{simple} = \mathbb{E}_{t, x_0, \varepsilon}\,\|\varepsilon - \varepsilon_\theta(x_t, t)\|^2$,
+# with $t$ uniform in $1..T$. The noise predictor here is an MLP that sees $x_t$ and sinusoidal
+# features of $t$; `dm.ddpm_loss` is the per-example loss, and `fit` trains it like the flow.
+# Sampling runs $T = 1000$ steps $x_{t-1} = \mu_\theta + \sigma_t z$ from $x_T \sim \mathcal{N}(0, I)$.
+# Below, the same reverse process for the two-moons model and the digit model, frozen at four times.
+
+# %%
+traj_moons = ft.ddpm_sample(ddpm_moons, schedule_moons, jax.random.key(6), 1000, trajectory=True)[1]
+traj_digits = ft.ddpm_sample(ddpm_digits, schedule_digits, jax.random.key(7), 16, trajectory=True)[1]
+traj_moons, traj_digits = np.asarray(traj_moons), np.asarray(traj_digits)
+noise_std = np.sqrt(1 - np.asarray(schedule_digits.alpha_bar))
+fig, axes = plotting.new_figure(4, size=(2.8, 2.8))
+for ax, s in zip(axes, (1000, 300, 100, 0)):
+    plotting.scatter_2d(ax, traj_moons[s], size=2, limits=3.0)
+    ax.set_title(f"t = {s}", fontsize=9)
+display(fig)
+for s in (1000, 300, 100, 0):
+    display(beyond.render_diffusion_step(traj_digits, s, image_shape=(8, 8), noise_std=noise_std)[0])
+print(f"diffusion samples near the data: {near_data(traj_moons[0], x_test_moons):.3f} (the flow: "
+      f"{near_data(flow_samples[:1000], x_test_moons):.3f})")
+
+# %% [markdown]
+# Until about $t = 300$ the points and pixels still look like noise; the structure appears late, in
+# the last hundred or so steps, first coarse (which half-moon, which digit), then fine. Unlike the
+# flow, the diffusion model has no trouble with the gap between the moons: each step only needs to
+# move points a little, and many small steps can separate a blob into two. Scrub through the whole
+# process with the slider (the trajectories above are reused; pick the data in the dropdown):
+
+# %%
+beyond.diffusion_scrubber({"digits": traj_digits, "moons": traj_moons}, noise_std=noise_std,
+                          image_shapes={"digits": (8, 8)})
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### The diffusion model's likelihood is a bound
+#
+# A diffusion model is a VAE with $T$ latent layers $x_1..x_T$ and a fixed encoder $q$, so its
+# negative ELBO bounds $-\log p(x_0)$:
+#
+# $$-\log p(x_0) \le \underbrace{\mathrm{KL}(q(x_T \mid x_0)\,\|\,p(x_T))}_{L_T}
+# + \sum_{t=2}^{T} \underbrace{\mathbb{E}_q\,\mathrm{KL}(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t))}_{L_{t-1}}
+# \underbrace{- \mathbb{E}_q \log p_\theta(x_0 \mid x_1)}_{L_0} .$$
+#
+# $L_0$ uses a *discretized* Gaussian (each of the 17 levels gets the probability mass of its bin),
+# so the bound is on the NLL of the discrete images. Where does it come from? Below, the average
+# $L_{t-1}$ over 100 test digits at 12 times:
+
+# %%
+ts = jnp.array([2, 3, 5, 10, 20, 50, 100, 200, 400, 600, 800, 1000])
+g_ddpm, p_ddpm = nnx.split(ddpm_digits, nnx.Param)
+eps_fn = lambda x_t, t: nnx.merge(g_ddpm, p_ddpm)(x_t, t)  # noqa: E731
+terms = jax.jit(lambda x, e: dm.vlb_terms(eps_fn, schedule_digits, x, ts, e, num_levels=17))(
+    jnp.asarray(digits["test"][:100]), jax.random.normal(jax.random.key(8), (13, 100, 64)))
+per_t = np.asarray(terms["per_t"].mean(0))
+fig, (ax,) = plotting.new_figure(1, size=(5.0, 3.0))
+ax.loglog(np.asarray(ts), per_t, "o-")
+ax.set_xlabel("t"), ax.set_ylabel("mean L_{t-1} (nats)")
+display(fig)
+print(f"L_T = {float(terms['prior'].mean()):.4f} nats, L_0 = {float(terms['decoder'].mean()):.1f} nats")
+assert per_t[0] > 10 * per_t[-4]  # the first steps dominate
+
+# %% [markdown]
+# The prior term $L_T$ is essentially zero and the late steps cost almost nothing: the bound is paid
+# at small $t$, where the model must say precisely which of the 17 levels each pixel came from.
+# That is why this model starts its schedule at $\beta_1 = 0.004$ rather than DDPM's $10^{-4}$:
+# with levels 0.125 apart, noise much smaller than that only makes the first steps more expensive
+# (in our trials the bound got much worse) without making the samples better; the price is a
+# larger $L_0$, since the decoder must read the level through noise of standard deviation
+# $\sqrt{\beta_1} \approx 0.06$. For the table, the terms $t = 2..101$ are computed exactly and the other
+# 899 estimated with one random time in each of 50 blocks.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Autoregressive models
+#
+# The chain rule of probability holds for any distribution and any order of the pixels:
+#
+# $$p(x) = \prod_{d=1}^{64} p(x_d \mid x_1, \dots, x_{d-1}).$$
+#
+# Model each factor as a categorical over the 17 levels and the log-likelihood is *exact*: no
+# bound, no dequantization. MADE (Germain et al., 2015) computes all 64 conditionals in one pass of
+# an MLP whose weight matrices are masked, so that output $d$ can only see inputs $1..d-1$. Each
+# hidden unit gets a degree $m(k)$; a connection from a unit of degree $a$ to a hidden unit of degree
+# $b$ exists only if $b \ge a$, and to output $d$ only if $d > b$. Multiply the masks to see which
+# input can reach which output, here for 4 pixels and 6 hidden units:
+
+# %%
+m1, m2 = made_masks(4, (6,))  # (4, 6) input -> hidden, (6, 4) hidden -> output
+reach = (m1 @ m2 > 0).astype(int)  # reach[j, d] = 1 if input j can influence output d
+print("input -> hidden mask:\n", m1.astype(int))
+print("which input reaches which output (rows: inputs, columns: outputs):\n", reach)
+assert np.array_equal(reach, np.triu(reach, k=1))  # only earlier pixels reach an output
+
+# %% [markdown]
+# Only earlier pixels reach each output (strictly upper triangular): the network can never peek at
+# the pixel it predicts. Then the 17 probabilities of each conditional sum to one, and so do the
+# probabilities of all $17^{64}$ images. We cannot list those, but for a tiny MADE over 3 pixels with 3
+# levels we can sum all 27:
+
+# %%
+tiny = MADE(3, 3, (16,), rngs=nnx.Rngs(0))
+every_image = jnp.array(list(itertools.product(range(3), repeat=3)), jnp.int32)  # (27, 3)
+total = float(jnp.sum(jnp.exp(jax.jit(tiny.log_prob)(every_image))))
+print(f"sum of p(x) over all 27 images: {total:.6f}")
+assert abs(total - 1.0) < 1e-5
+
+# %% [markdown]
+# On 1,000 training digits, one MADE in raster order overfits quickly. The pretrained model shares
+# one network between 16 pixel orders (order-agnostic training, Germain et al., 2015: each
+# minibatch trains one order) and is the uniform mixture of the 16 autoregressive models,
+# $p(x) = \frac{1}{16}\sum_m p_m(x)$, which is still exact. The mixture helps a lot:
+
+# %%
+x_test = jnp.asarray(digits["test"])
+nll_made = ft.made_nll(made_digits, digits["test"])
+g_made, p_made = nnx.split(made_digits)
+nll_one_order = jax.jit(lambda m: -jnp.mean(nnx.merge(g_made, p_made).log_prob_ordering(x_test, m)))
+one_order = [float(nll_one_order(m)) for m in range(3)]
+print(f"MADE mixture of {made_digits.num_orderings} orders, test: {nll_made.mean():.2f} nats per image (exact) = "
+      f"{ft.bits_per_dim(nll_made.mean()):.3f} bits/dim")
+print("single orders 0, 1, 2:", [f"{v:.2f}" for v in one_order])
+assert nll_made.mean() < min(one_order)
+
+# %% [markdown]
+# Sampling is where autoregressive models pay: one network pass per pixel, 64 passes for an 8x8
+# digit (a 256x256 colour image would need 196,608). Here are 16 samples, and the time they took:
+
+# %% tags=["nbval-ignore-output"]
+start = time.perf_counter()
+made_samples = np.asarray(made_digits.sample(jax.random.key(9), 16))
+print(f"16 samples in {time.perf_counter() - start:.2f} s (compilation included)")
+display(plotting.image_grid(made_samples / 16, (8, 8), ncols=16, cell_size=0.55))
+
+# %% [markdown]
+# The samples are sharp digits (every pixel is drawn from its own conditional, given all pixels
+# before it), with the occasional stray pixel: a single unlucky draw early in the order cannot be
+# taken back.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. Five families, one table
+#
+# `python -m course_lib reproduce family-table --json` trains one model of each family on the same
+# 1,000 training digits (each keeps its best validation check), measures it on the 447 test digits
+# and writes `data/results/family_table.json`, rendered here. The protocol:
+#
+# - **test NLL** in nats per image, and what the number is: *exact*, a *bound* (an upper bound on the
+#   true NLL), or an *IS estimate* (importance sampling with 1,000 samples: an upper bound in
+#   expectation). bits/dim = nats / (64 ln 2). The GAN has no likelihood.
+# - **anchor**: published numbers for this protocol (autoregressive 88.7, VAE 100.5 as a negative
+#   ELBO on validation, integer discrete flow 137.6 on validation).
+# - **FD, precision, recall**: 1,000 samples against the test digits in the features of the digit
+#   classifier of 05_gan. The *reference* row scores 1,000 real training digits the same way: the
+#   best a perfect model could do with this many samples.
+# - **train wall (s)** and **train CPU (s)**: the training time, compilation included, as wall-clock
+#   seconds and as CPU seconds of the process. These numbers were measured on a 2-core CPU shared
+#   with other heavy jobs (load average 10 to 15, recorded in the JSON file), which stretched the
+#   wall times several-fold; the CPU seconds hardly depend on the load and are the fairer
+#   comparison. **ms / sample**: wall time to draw 1,000 samples in one batch, per sample.
+
+# %%
+display(Markdown(ft.table_markdown(rows)))
+by_family = {r["family"]: r for r in rows}
+for family in ("autoregressive", "flow", "VAE"):
+    r = by_family[family]
+    print(f"{family:15s} test NLL {r['test_nll_nats']:6.1f} vs anchor {r['anchor_nats']:6.1f}: "
+          f"{'better' if r['beats_anchor'] else 'not better'}")
+
+# %% [markdown]
+# And the samples, ten per family (true samples of each model; for the VAE every pixel is drawn from
+# its categorical given $z$, the mean image is not a sample):
+
+# %%
+key = jax.random.key(11)
+samples = {  # the autoregressive, flow and diffusion samples are the ones drawn above
+    "test digits": digits["test"][:10] / 16,
+    "autoregressive": made_samples[:10] / 16,
+    "flow": flow_digit_samples[:10] / 16,
+    "VAE": np.asarray(ft.vae_sample_levels(vae_digits, key, 10)) / 16,
+    "diffusion": np.asarray(dm.data_to_levels(jnp.asarray(traj_digits[0, :10]), 17)) / 16,
+    "GAN": np.asarray(gan_digits.sample(key, 10)),
+}
+fig = plotting.image_grid(np.concatenate(list(samples.values())), (8, 8), ncols=10, cell_size=0.5)
+for i, name in enumerate(samples):
+    fig.axes[10 * i].text(-1.0, 3.5, name, ha="right", va="center", fontsize=8)
+display(fig)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### What the table says, and what it does not
+#
+# - **Likelihood and sample quality disagree.** The autoregressive model has the best likelihood,
+#   exactly computed; the GAN has none at all, yet its samples score well on FD and precision. A
+#   good likelihood means the model puts mass everywhere the data are (it is punished without
+#   mercy for missing a test digit), not that each sample looks good; a GAN is never punished for
+#   the digits it cannot make. Precision and recall separate the two: compare the columns.
+# - **Exact is not the same as comparable.** Only the autoregressive number is an exact NLL. The
+#   flow's is an upper bound through dequantization, the diffusion model's a variational bound, the
+#   VAE's an estimate that is an upper bound on average. A bound that is higher than another
+#   model's exact value does not prove the bounded model is worse; it proves that we cannot show it
+#   is better.
+# - **Everything is paid for somewhere.** The flow samples in one pass but spends its capacity on
+#   invertibility; the autoregressive model needs 64 passes per sample; the diffusion model needs
+#   1,000, three orders of magnitude more time per sample than the GAN or the VAE. Real diffusion
+#   systems cut this with better samplers and distillation, to tens of steps or one.
+# - **This is a small, noisy benchmark.** 1,000 training images, one seed, minute-scale training on
+#   a shared CPU, a classifier trained on the same 8x8 digits for the features. Treat differences of
+#   a few nats or a few FD points as noise; run `--seeds 3` to see how much the numbers move. At
+#   scale, the ranking of sample quality today is usually diffusion first; on 1,000 tiny images
+#   and one CPU minute, it is not.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Scaling past one machine
+#
+# Everything above ran on one CPU. The same code runs unchanged on a GPU, a TPU or a machine with
+# eight GPUs, and uses all of them: `fit` (course_lib/training/generic.py) is **data-parallel**.
+# It builds one mesh over every local device, replicates the parameters and optimizer state on each,
+# and splits every batch along its first axis, so that with $n$ devices each holds $B/n$ rows. Under
+# `jax.jit`, XLA then compiles one program per device and inserts the all-reduce that averages the
+# gradients, so each device applies the full-batch gradient and the copies stay identical. Here is
+# the mesh of this machine, and a batch placed on it:
+
+# %% tags=["nbval-ignore-output"]
+mesh = parallel.data_mesh()
+batch = parallel.shard_batch(jnp.zeros((100, 64)), mesh)
+print(mesh)
+print("devices holding the batch:", len(batch.sharding.device_set), "| rows per device:",
+      [s.data.shape[0] for s in batch.addressable_shards])
+
+# %% [markdown]
+# With one device the mesh has one entry and splitting is a no-op. To see the split on a CPU, start
+# Python with `XLA_FLAGS=--xla_force_host_platform_device_count=4` (before JAX is imported): JAX
+# then shows four CPU devices, each batch of 100 rows becomes four blocks of 25, and
+# `tests/test_parallel.py` checks that `fit` gives the same losses as on one device (up to the
+# order of floating-point sums).
+#
+# **On Colab.** *Runtime → Change runtime type → GPU* (or TPU), run the first cell of the notebook,
+# and check `jax.devices()`: it lists the GPU, or the 8 cores of a TPU. Nothing else changes; with a
+# TPU the batch is split eight ways (`batch_size` must be a multiple of the device count; `fit`
+# says so if it is not). **On a machine with several GPUs**, the same holds with all of them in the
+# mesh. **Across machines**, each host calls `jax.distributed.initialize()` first; the mesh then
+# spans the devices of every host and each host feeds its share of the batch. Data parallelism is
+# the right first step when the model fits on one device; very large models also split the
+# parameters themselves (a second mesh axis), with the same `jax.sharding` tools.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - A **flow** maps data to a Gaussian with invertible layers; the change of variables gives an exact
+#   density. Coupling layers make the inverse and the log-determinant cheap. On discrete images,
+#   uniform dequantization turns the flow's NLL into an upper bound.
+# - A **diffusion model** learns to undo a fixed noising process one small step at a time, by
+#   predicting the noise; its likelihood is a variational bound, paid mostly at the smallest noise
+#   levels, and its samples need hundreds of steps.
+# - An **autoregressive model** multiplies one-pixel conditionals; masks make an MLP respect the
+#   order; the likelihood is exact, sampling takes one pass per pixel.
+# - Measured side by side, likelihood and sample quality rank the families differently, and every
+#   family pays somewhere: invertibility, sampling steps, or the lack of a likelihood.
+# - `fit` is data-parallel over all local devices with `jax.sharding`; the same notebook runs on a
+#   GPU or TPU without changes.
+#
+# ## Exercises
+#
+# **Exercise 1.** Write an affine coupling layer with given scale and shift: return
+# $h' = m \odot h + (1 - m) \odot (h \odot e^{s} + t)$ and $\log|\det| = \sum_d (1 - m_d) s_d$ per row.
+
+# %% tags=["solution"]
+def affine_coupling(x, mask, s, t):
+    """x, s, t: (B, D); mask: (D,) of 0/1. Returns (y (B, D), log_det (B,))."""
+    y = mask * x + (1 - mask) * (x * np.exp(s) + t)
+    return y, np.sum((1 - mask) * s, axis=-1)
+
+
+# %%
+ch07_beyond.check_affine_coupling(affine_coupling);
+
+# %% [markdown]
+# **Exercise 2.** Write the forward jump of a diffusion model, $x_t = \sqrt{\bar\alpha_t}\, x_0 +
+# \sqrt{1 - \bar\alpha_t}\, \varepsilon$, for a scalar $\bar\alpha_t$.
+
+# %% tags=["solution"]
+def q_sample(x0, alpha_bar_t, eps):
+    """x0, eps: (B, D); alpha_bar_t: a number in (0, 1]. Returns x_t (B, D)."""
+    return np.sqrt(alpha_bar_t) * x0 + np.sqrt(1 - alpha_bar_t) * eps
+
+
+# %%
+ch07_beyond.check_q_sample(q_sample);
+
+# %% [markdown]
+# **Exercise 3.** Write the mask of a MADE layer between hidden layers (or from the inputs): entry
+# $(j, k)$ is 1 when unit $k$ of the next layer may see unit $j$ of this one, that is when
+# $m_\text{out}(k) \ge m_\text{in}(j)$.
+
+# %% tags=["solution"]
+def made_mask(in_degrees, out_degrees):
+    """in_degrees: (I,), out_degrees: (O,) integers. Returns the (I, O) 0/1 mask."""
+    return (np.asarray(out_degrees)[None, :] >= np.asarray(in_degrees)[:, None]).astype(float)
+
+
+# %%
+ch07_beyond.check_made_mask(made_mask);
+
+# %% [markdown]
+# **Exercise 4.** You need the exact log-likelihood of discrete images (say, for compression), and
+# sampling speed does not matter. Which family do you choose?
+#
+# - (a) an autoregressive model
+# - (b) a normalizing flow on dequantized images
+# - (c) a VAE
+# - (d) a GAN
+
+# %% tags=["solution"]
+answer = "a"
+
+# %%
+ch07_beyond.check_family_choice(answer);
+
+# %% [markdown]
+# **Try it:** in the flow explorer, find the layer where the two moons first stop looking like
+# moons. In the diffusion scrubber, find the time $t$ at which you can first tell which digit each
+# sample will become. Then run `python -m course_lib reproduce family-table --seeds 3 --json` (about
+# half an hour) and see which differences in the table survive a change of seed.
+#
+# **Next:** [08 - FAQ and glossary](08_faq_glossary.ipynb): short answers to common questions, and a
+# self-check quiz.

@@ -1,0 +1,110 @@
+"""Train the models that 07_beyond.ipynb loads instead of training them live.
+
+    python scripts/train_beyond_checkpoints.py               # everything (about 10 minutes on 2 CPU cores)
+    python scripts/train_beyond_checkpoints.py --only toy    # the 2-D flow and diffusion model (~1 minute)
+    python scripts/train_beyond_checkpoints.py --only digits # the five digit models + the family table
+
+Writes, with course_lib.checkpoints (msgpack + SHA-256 manifest), into data/checkpoints/:
+
+- beyond_flow_moons, beyond_ddpm_moons: a RealNVP and a DDPM on the two-moons toy data;
+- beyond_{made,flow,ddpm,vae,gan}_digits: the five models of the family table, trained by
+  course_lib.reproduce.family_table (the same code as ``python -m course_lib reproduce
+  family-table``), whose measurements go to data/results/family_table.json.
+
+Every random key is seeded, so re-running gives the same weights on the same software stack
+(the timings change with the machine and its load).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from course_lib import paths
+from course_lib.checkpoints import save_checkpoint
+from course_lib.data import sample_toy
+from course_lib.models import diffusion as dm
+from course_lib.models.flow import RealNVP
+from course_lib.reproduce import family_table
+from course_lib.training.generic import fit
+
+TOY = "moons"
+TOY_FLOW = {"num_layers": 8, "hidden": (64, 64), "num_train": 5000, "num_epochs": 100, "batch_size": 250,
+            "lr": 3e-3, "seed": 0}
+TOY_DDPM = {"num_steps": 1000, "hidden": (128, 128, 128), "time_dim": 32, "num_train": 5000, "num_epochs": 200,
+            "batch_size": 250, "lr": 2e-3, "seed": 0}
+COMMAND = "python scripts/train_beyond_checkpoints.py --only toy"
+
+
+def train_toy_flow() -> None:
+    s = TOY_FLOW
+    x = sample_toy(TOY, jax.random.key(s["seed"]), s["num_train"])
+    model = RealNVP(2, s["num_layers"], s["hidden"], rngs=nnx.Rngs(s["seed"]))
+    graphdef, params = nnx.split(model, nnx.Param)
+
+    def loss_fn(p, xb, key):
+        return -jnp.mean(nnx.merge(graphdef, p).log_prob(xb)), {}
+
+    result = fit(loss_fn, params, x, key=jax.random.key(s["seed"] + 1), num_epochs=s["num_epochs"],
+                 batch_size=s["batch_size"], lr=s["lr"], lr_schedule="cosine", eval_every=10, progress=False)
+    nnx.update(model, result.params)
+    metadata = {**s, "hidden": list(s["hidden"]), "data": TOY, "final_nll": round(float(result.history["loss"][-1]), 4),
+                "train_seconds": round(result.seconds, 1), "command": COMMAND}
+    save_checkpoint(paths.checkpoint_dir() / f"beyond_flow_{TOY}.msgpack", model, config=model.config,
+                    metadata=metadata)
+    print(f"flow on {TOY}: NLL {metadata['final_nll']} nats in {result.seconds:.1f} s")
+
+
+def train_toy_ddpm() -> None:
+    s = TOY_DDPM
+    x = sample_toy(TOY, jax.random.key(s["seed"]), s["num_train"])
+    model = dm.EpsModel(2, s["num_steps"], s["hidden"], time_dim=s["time_dim"], rngs=nnx.Rngs(s["seed"]))
+    schedule = dm.make_schedule(s["num_steps"])
+    graphdef, params = nnx.split(model, nnx.Param)
+
+    def loss_fn(p, x0, key):
+        k_t, k_eps = jax.random.split(key)
+        t = jax.random.randint(k_t, (x0.shape[0],), 1, s["num_steps"] + 1)
+        eps = jax.random.normal(k_eps, x0.shape)
+        return jnp.mean(dm.ddpm_loss(lambda a, b: nnx.merge(graphdef, p)(a, b), schedule, x0, t, eps)), {}
+
+    result = fit(loss_fn, params, x, key=jax.random.key(s["seed"] + 1), num_epochs=s["num_epochs"],
+                 batch_size=s["batch_size"], lr=s["lr"], lr_schedule="cosine", ema_decay=0.995, eval_every=20,
+                 progress=False)
+    nnx.update(model, result.params)
+    config = {**model.config, "beta_1": 1e-4, "beta_T": 0.02}
+    metadata = {**s, "hidden": list(s["hidden"]), "data": TOY,
+                "final_loss": round(float(result.history["loss"][-1]), 4),
+                "train_seconds": round(result.seconds, 1), "command": COMMAND}
+    save_checkpoint(paths.checkpoint_dir() / f"beyond_ddpm_{TOY}.msgpack", model, config=config, metadata=metadata)
+    print(f"DDPM on {TOY}: L_simple {metadata['final_loss']} in {result.seconds:.1f} s")
+
+
+def train_digits() -> None:
+    start = time.perf_counter()
+    rows = family_table.family_rows(0, save_dir=str(paths.checkpoint_dir()))
+    path = family_table.write_results(rows)
+    for row in rows:
+        print({k: row.get(k) for k in ("family", "test_nll_nats", "nll_kind", "fd", "precision", "recall",
+                                       "train_seconds", "ms_per_sample")})
+    print(f"wrote the digit checkpoints and {path} in {time.perf_counter() - start:.0f} s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("toy", "digits"), default=None, help="train only one group")
+    args = parser.parse_args(argv)
+    if args.only in (None, "toy"):
+        train_toy_flow()
+        train_toy_ddpm()
+    if args.only in (None, "digits"):
+        train_digits()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Tests for the rest of section 05 (GANs): exercise checks, the optimal-discriminator fit, the
+Dirac GAN, the mode-coverage experiments and the checkpoint scripts' helpers."""
+from __future__ import annotations
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from course_lib.__main__ import main as cli
+from course_lib.exercises import ch05_gan
+from course_lib.models import Generator
+from course_lib.reproduce import registry
+from course_lib.reproduce.gan import RECIPES, config_summary
+from course_lib.training import gan_lab as engine
+
+# --------------------------------------------------------------------------- exercises
+
+
+def _solutions():
+    def optimal_discriminator(p_data, p_g):
+        return np.asarray(p_data) / (np.asarray(p_data) + np.asarray(p_g))
+
+    def js_divergence(p, q):  # written with scipy, independently of the reference
+        from scipy.spatial.distance import jensenshannon
+
+        return jensenshannon(p, q) ** 2
+
+    def non_saturating_loss(logits):
+        return -jax.nn.log_sigmoid(jnp.asarray(logits))
+
+    def captured_modes(x, means, std):
+        from scipy.spatial.distance import cdist
+
+        d = cdist(x, means)
+        ok = d.min(1) <= 3 * std
+        return len(np.unique(d.argmin(1)[ok]))
+
+    return optimal_discriminator, js_divergence, non_saturating_loss, captured_modes
+
+
+CHECKS = [ch05_gan.check_optimal_discriminator, ch05_gan.check_js_divergence, ch05_gan.check_non_saturating_loss,
+          ch05_gan.check_captured_modes]
+
+WRONG = [
+    lambda p_data, p_g: np.asarray(p_g) / (np.asarray(p_data) + np.asarray(p_g)),  # D* for the fakes
+    lambda p, q: float(np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1) / np.where(q > 0, q, 1)), 0))),  # KL
+    lambda l: -jax.nn.softplus(jnp.asarray(l)),  # the minimax loss
+    lambda x, means, std: int(np.sum(np.min(np.linalg.norm(x[:, None] - means[None], axis=-1), 1) <= 3 * std)),
+]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_checks_accept_solutions_and_reject_wrong_answers(index, capsys):
+    solution = _solutions()[index]
+    result = CHECKS[index](solution)
+    assert result.status == "pass", capsys.readouterr().out
+    assert "✅" in capsys.readouterr().out
+    wrong = CHECKS[index](WRONG[index])
+    assert wrong.status == "fail" and "Hint:" in capsys.readouterr().out
+
+
+def test_checks_report_not_implemented(capsys):
+    def stub(*args):
+        raise NotImplementedError
+
+    for check in CHECKS:
+        assert check(stub).status == "not_implemented"
+    assert capsys.readouterr().out.count("⏳") == 4
+
+
+def test_non_saturating_reference_is_stable():
+    np.testing.assert_allclose(ch05_gan._non_saturating_loss(np.array([-40.0, 40.0, 0.0])),
+                               [40.0, math.exp(-40.0), math.log(2)], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- optimal discriminator
+
+
+def test_fit_discriminator_recovers_the_log_density_ratio():
+    # real N(1, 1) vs fake N(-1, 1): log p_real / p_fake = 2x, so D*(x) = sigmoid(2x).
+    d = engine.fit_discriminator(lambda k, n: 1.0 + jax.random.normal(k, (n, 1)),
+                                 lambda k, n: -1.0 + jax.random.normal(k, (n, 1)),
+                                 jax.random.key(0), dim=1, num_steps=800)
+    x = jnp.linspace(-1.5, 1.5, 7)[:, None]
+    np.testing.assert_allclose(np.asarray(d(x)), 2 * np.asarray(x[:, 0]), atol=0.35)
+    with pytest.raises(TypeError, match="functions"):
+        engine.fit_discriminator(None, None, jax.random.key(0), dim=1)
+
+
+# --------------------------------------------------------------------------- Dirac GAN
+
+
+def _value(theta, psi):
+    return jax.nn.log_sigmoid(psi * theta) + jax.nn.log_sigmoid(0.0)
+
+
+def test_dirac_step_matches_autodiff_of_the_value():
+    theta, psi, lr = 0.7, -1.3, 0.1
+    g_theta, g_psi = jax.grad(_value, argnums=(0, 1))(theta, psi)
+    path = engine.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="simultaneous")
+    np.testing.assert_allclose(path[1], [theta - lr * g_theta, psi + lr * g_psi], rtol=1e-6)
+    # Alternating: D steps first, then G uses the new psi.
+    new_psi = psi + lr * g_psi
+    g_theta_new = jax.grad(_value, argnums=0)(theta, new_psi)
+    path = engine.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="alternating")
+    np.testing.assert_allclose(path[1], [theta - lr * g_theta_new, new_psi], rtol=1e-6)
+
+
+def test_dirac_dynamics_spiral_cycle_converge():
+    lr = 0.2
+    near = engine.dirac_gan(1e-4, 1e-4, lr=lr, num_steps=1, mode="simultaneous")
+    growth = np.linalg.norm(near[1]) / np.linalg.norm(near[0])
+    assert growth == pytest.approx(math.sqrt(1 + (lr * 0.5) ** 2), rel=1e-6)  # f'(0) = 1/2
+    sim = np.linalg.norm(engine.dirac_gan(1.0, 1.0, lr=lr, num_steps=400), axis=1)
+    alt = np.linalg.norm(engine.dirac_gan(1.0, 1.0, lr=lr, num_steps=400, mode="alternating"), axis=1)
+    r1 = np.linalg.norm(engine.dirac_gan(1.0, 1.0, lr=lr, num_steps=400, mode="alternating", r1_gamma=0.3), axis=1)
+    assert sim[-1] > 2 * sim[0] and alt.max() < 2.5 and alt.min() > 0.5 and r1[-1] < 0.1
+    with pytest.raises(ValueError, match="unknown mode"):
+        engine.dirac_gan(1.0, 1.0, lr=0.1, num_steps=3, mode="random")
+    with pytest.raises(ValueError, match="lr"):
+        engine.dirac_gan(1.0, 1.0, lr=-0.1, num_steps=3)
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def test_experiments_are_registered():
+    names = set(registry())
+    assert {"gan-ring", "gan-grid", "gan-ring-plain", "gan-grid-plain"} <= names
+    assert RECIPES["gan-ring"].target_params == (("radius", 1.0), ("std", 0.01))
+    assert dict(RECIPES["gan-grid"].target_params) == {"spacing": 2.0, "std": 0.05}
+    assert json.loads(json.dumps(config_summary(RECIPES["gan-grid"])))["target"] == "grid"
+
+
+def test_quick_reproduce_prints_one_json_line(capsys):
+    assert cli(["reproduce", "gan-ring", "--seeds", "2", "--json", "--quick"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    row = json.loads(lines[0])
+    assert row["experiment"] == "gan-ring" and row["seeds"] == 2 and row["quick"] is True
+    assert 0 <= row["modes_min"] <= row["modes_mean"] <= 8 and 0 <= row["hq_mean"] <= 1
+    assert [r["seed"] for r in row["per_seed"]] == [0, 1] and row["seconds_per_run"] > 0
+
+
+def test_load_generator_rejects_other_models(tmp_path):
+    from course_lib import checkpoints
+    from course_lib.models import Discriminator
+
+    d = Discriminator(2, (4,), rngs=nnx.Rngs(params=0))
+    path = tmp_path / "d.msgpack"
+    checkpoints.save_checkpoint(path, d, config=d.config)
+    with pytest.raises(checkpoints.CheckpointError, match="not a Generator"):
+        engine.load_generator(path)
+    g = Generator(3, 64, (8,), output="sigmoid", rngs=nnx.Rngs(params=1))
+    checkpoints.save_checkpoint(tmp_path / "g.msgpack", g, config=g.config)
+    loaded = engine.load_generator(tmp_path / "g.msgpack")
+    z = jnp.ones((2, 3))
+    np.testing.assert_allclose(loaded(z), g(z), rtol=1e-6)
