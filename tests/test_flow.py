@@ -46,18 +46,24 @@ def test_fresh_flow_is_identity_and_standard_normal():
 def test_inverse_undoes_forward():
     model = _random_flow(dim=6, num_layers=5)
     x = jax.random.normal(jax.random.key(2), (7, 6))
-    z, _ = model.forward(x)
+
+    @jax.jit
+    def run(x):
+        z, _ = model.forward(x)
+        return z, model.inverse(z), model.forward_layers(x)[-1], model.inverse_layers(z)[-1]
+
+    z, x_back, z_layers, x_layers = run(x)
     assert float(jnp.max(jnp.abs(z - x))) > 0.1  # the flow really moves the points
-    np.testing.assert_allclose(model.inverse(z), x, atol=1e-5)
-    np.testing.assert_allclose(model.forward_layers(x)[-1], z, atol=1e-6)
-    np.testing.assert_allclose(model.inverse_layers(z)[-1], x, atol=1e-5)
+    np.testing.assert_allclose(x_back, x, atol=1e-5)
+    np.testing.assert_allclose(z_layers, z, atol=1e-6)
+    np.testing.assert_allclose(x_layers, x, atol=1e-5)
 
 
 def test_log_det_matches_autodiff_jacobian():
     model = _random_flow(dim=4, num_layers=4, hidden=(16, 16))
     x = jax.random.normal(jax.random.key(3), (6, 4))
-    _, log_det = model.forward(x)
-    jac = jax.vmap(jax.jacfwd(lambda v: model.forward(v[None])[0][0]))(x)  # (6, 4, 4)
+    _, log_det = jax.jit(model.forward)(x)
+    jac = jax.jit(jax.vmap(jax.jacfwd(lambda v: model.forward(v[None])[0][0])))(x)  # (6, 4, 4)
     np.testing.assert_allclose(log_det, jnp.linalg.slogdet(jac)[1], rtol=1e-4, atol=1e-4)
 
 
@@ -66,7 +72,7 @@ def test_density_integrates_to_one():
     ticks = np.linspace(-9, 9, 601, dtype=np.float32)
     xx, yy = np.meshgrid(ticks, ticks)
     pts = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], 1))
-    mass = float(jnp.sum(jnp.exp(model.log_prob(pts)))) * (ticks[1] - ticks[0]) ** 2
+    mass = float(jnp.sum(jnp.exp(jax.jit(model.log_prob)(pts)))) * (ticks[1] - ticks[0]) ** 2
     assert abs(mass - 1.0) < 0.01
 
 
@@ -85,10 +91,11 @@ def test_dequantization_gives_a_bound_and_a_normalised_discrete_model():
     grid = (np.arange(40, dtype=np.float32) + 0.5) / 40  # midpoints in [0, 1)
     uu = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)  # (1600, 2)
     probs, bounds = [], []
+    log_prob = jax.jit(lambda x, u: fl.dequantized_log_prob(model, x, u, k))
     for a in range(k):
         for b in range(k):
             x = jnp.full((len(uu), 2), jnp.array([a, b]), jnp.int32)
-            logp = fl.dequantized_log_prob(model, x, jnp.asarray(uu), k)
+            logp = log_prob(x, jnp.asarray(uu))
             probs.append(float(jnp.mean(jnp.exp(logp))))  # midpoint rule for the integral
             bounds.append(float(jnp.exp(jnp.mean(logp))))
     assert abs(sum(probs) - 1.0) < 0.01
@@ -97,7 +104,7 @@ def test_dequantization_gives_a_bound_and_a_normalised_discrete_model():
 
 def test_sample_levels_are_valid_levels():
     model = _random_flow(dim=4, num_layers=2, hidden=(8,))
-    x = fl.sample_levels(model, jax.random.key(0), 50, 17)
+    x = jax.jit(lambda k: fl.sample_levels(model, k, 50, 17))(jax.random.key(0))
     assert x.shape == (50, 4) and x.dtype == jnp.int32
     assert int(x.min()) >= 0 and int(x.max()) <= 16
     np.testing.assert_array_equal(fl.quantize(fl.logit_transform((jnp.array([[3, 16]]) + 0.5) / 17)[0], 17), [[3, 16]])

@@ -73,10 +73,12 @@ print(f"colab_compat: python {sys.version.split()[0]}")
 EOF
 
 # Unit tests, then every notebook. addopts is replaced: the main run's strict --nbval becomes
-# --nbval-lax here. Left out: the browser tests and the tests of built files (site, slides,
-# student copies), which do not depend on the package versions; tools/ci_extra.sh runs them.
+# --nbval-lax here. Left out: tests that only read files and do not depend on the package
+# versions (notebook hygiene; built site, slides and student copies), and the browser tests:
+# the main run and tools/ci_extra.sh run those.
 export COURSE_REQUIRE_BROWSER=0 COURSE_REQUIRE_BUILT=0 COURSE_RUN_STUDENT_COPIES=0
 "$VENV/bin/python" -m pytest -o addopts="" -p no:cacheprovider -q \
   --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
   --ignore=tests/browser --ignore=tests/test_site_and_slides.py --ignore=tests/test_student_copies.py \
+  --ignore=tests/test_notebook_hygiene.py \
   tests notebooks

@@ -290,9 +290,9 @@ def vlb_terms(eps_fn, schedule: Schedule, x_levels, ts, eps, *, num_levels: int,
       eps: (M + 1, B, D) noise: eps[i] draws x_t for ts[i], eps[M] draws x_1 for L_0.
 
     Returns:
-      dict of (B,) arrays: ``prior`` (L_T), ``diffusion`` (M,)-sum of L_{t-1} at ``ts`` as (B, M)
-      under ``per_t``, and ``decoder`` (L_0). Sum ``per_t`` over all t = 2..T (or rescale a
-      random subset) to get the middle term.
+      dict with ``prior`` (L_T, (B,)), ``per_t`` (L_{t-1} at each time of ``ts``, (B, M)) and
+      ``decoder`` (L_0, (B,)), in nats. Summing ``per_t`` over all t = 2..T gives the middle term;
+      with a subset of times, weight each by how many times it stands for (07_beyond).
     """
     _validate.array("x_levels", x_levels, ndim=2, dtype_kind="int")
     _validate.array("ts", ts, ndim=1, dtype_kind="int")

@@ -69,8 +69,9 @@ def coupling_masks(dim: int, num_layers: int, kind: str = "alternate", image_sha
 class AffineCoupling(nnx.Module):
     """One affine coupling layer; the conditioner is an MLP giving s and t.
 
-    s = scale * tanh(raw_s) keeps the log-scale bounded (RealNVP's trick against blow-ups);
-    the last layer starts at zero, so a fresh layer is the identity.
+    s = log_scale_max * tanh(raw_s), with a learned per-coordinate log_scale_max, keeps the
+    log-scale bounded (RealNVP's trick against blow-ups); the conditioner's last layer starts at
+    zero, so a fresh layer is the identity.
     """
 
     def __init__(self, dim: int, mask, hidden: Sequence[int], *, activation: str, rngs: nnx.Rngs):

@@ -596,7 +596,8 @@ def table_markdown(rows: list[dict]) -> str:
     for r in rows:
         kind = next((v for k, v in NLL_SHORT.items() if str(r.get("nll_kind", "none")).startswith(k)), "")
         lines.append(
-            f"| {r['family']} | {_fmt(r.get('test_nll_nats'), '.1f')} | {kind} | {_fmt(r.get('test_bits_per_dim'), '.3f')} "
+            f"| {r['family']} | {_fmt(r.get('test_nll_nats'), '.1f')} | {kind} "
+            f"| {_fmt(r.get('test_bits_per_dim'), '.3f')} "
             f"| {_fmt(r.get('anchor_nats'), '.1f')} | {_fmt(r.get('fd'), '.2f')} | {_fmt(r.get('precision'), '.2f')} "
             f"| {_fmt(r.get('recall'), '.2f')} | {_fmt(r.get('train_seconds'), '.0f')} "
             f"| {_fmt(r.get('train_cpu_seconds'), '.0f')} | {_fmt(r.get('ms_per_sample'), '.3f')} |")
@@ -639,7 +640,8 @@ def load_beyond(name: str):
     _validate.one_of("name", name, CHECKPOINTS)
     path = paths.checkpoint_dir() / f"beyond_{name}.msgpack"
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path.name!r}; create it with: python scripts/train_beyond_checkpoints.py")
+        raise FileNotFoundError(f"no checkpoint {path.name!r}; create it with: "
+                                "python scripts/train_beyond_checkpoints.py")
     from course_lib.checkpoints import read_manifest
     from course_lib.models import VAE, Generator
 

@@ -34,7 +34,7 @@ RING_PARAMS = (("radius", 1.0), ("std", 0.01))
 GRID_PARAMS = (("spacing", 2.0), ("std", 0.05))
 
 _PLAYERS = {"g_hidden": (64, 64, 64), "d_hidden": (64, 64, 64), "batch_size": 64}
-_RING = {**_PLAYERS, "target": "ring", "target_params": RING_PARAMS, "num_steps": 30_000, "decay_steps": 20_000}
+_RING = {**_PLAYERS, "target": "ring", "target_params": RING_PARAMS, "num_steps": 20_000, "decay_steps": 13_000}
 _GRID = {**_PLAYERS, "target": "grid", "target_params": GRID_PARAMS, "scale": 4.0, "g_lr": 2e-3, "d_lr": 2e-3,
          "num_steps": 50_000, "decay_steps": 35_000}
 

@@ -150,7 +150,8 @@ def diffusion_scrubber(trajectories: dict, *, noise_std=None, image_shapes: dict
 
     Args:
       trajectories: {name: (T + 1, N, D) array}; a dropdown picks one.
-      noise_std: optional (T + 1,) sqrt(1 - alpha_bar_t), shown in the titles.
+      noise_std: optional (T + 1,) sqrt(1 - alpha_bar_t), shown in the titles; a dict
+        {name: array} when the trajectories come from different schedules.
       image_shapes: {name: (H, W)} for the image trajectories (others are 2-D points).
     """
     if not isinstance(trajectories, dict) or not trajectories:
@@ -169,9 +170,10 @@ def diffusion_scrubber(trajectories: dict, *, noise_std=None, image_shapes: dict
 
     def update(_=None):
         with timer:
+            std = noise_std.get(which.value) if isinstance(noise_std, dict) else noise_std
             fig, summary = render_diffusion_step(trajectories[which.value], t.value,
                                                  image_shape=image_shapes.get(which.value), limits=limits,
-                                                 noise_std=noise_std)
+                                                 noise_std=std)
             image.value = plotting.figure_to_png(fig)
         status.ok(f"t = {summary['t']}: std of x_t {summary['std']}  ({timer.last_ms:.0f} ms)")
 

@@ -42,7 +42,7 @@ EXPECT = {
     "03_gradient_descent": {"widgets": 1, "must_change": {"surface", "optimizer"}},
     "04_vae": {"widgets": 1, "must_change": {"z1", "z2", "beta", "image a", "image b"}},
     "05_gan": {"widgets": 1, "must_change": {"target", "loss"}},
-    "07_beyond": {"widgets": 2},
+    "07_beyond": {"widgets": 2, "must_change": {"layer", "data", "t"}},
 }
 
 # A status line showing a Python exception (guarded() writes "ExcType: message") means a
