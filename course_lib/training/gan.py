@@ -9,6 +9,11 @@ Taught in 05_gan.ipynb and 06_code_walkthrough.ipynb. One GAN step is
 Each player has its own optimizer state. Real data comes either from a dataset
 array (a batch of random rows, drawn on the device) or from a pure sampler
 ``sample_real(key, n) -> (n, D)`` such as a toy distribution.
+
+:func:`train_gan` is data-parallel over every local device (:mod:`course_lib.training.parallel`):
+both players' parameters and optimizer states, and the dataset array, are replicated; the
+batches drawn inside each step (real x, z, fake x) are split along their batch axis. With one
+device that is a no-op.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from flax import nnx
 
 from course_lib import _validate, losses
 from course_lib.models.gan import Discriminator, Generator
+from course_lib.training import parallel
 from course_lib.training.core import (
     CompiledStep,
     History,
@@ -77,8 +83,14 @@ def make_gan_steps(
     loss: str = "non_saturating",
     d_steps: int = 1,
     sample_real: Callable | None = None,
+    mesh=None,
 ) -> GANSteps:
-    """Build the compiled GAN step for these players and optimizers."""
+    """Build the compiled GAN step for these players and optimizers.
+
+    With ``mesh`` (from :func:`course_lib.training.parallel.data_mesh`), every batch drawn
+    inside the step (real x, z, fake x; all (B, ...)) is kept split along axis 0 over its
+    ``"data"`` axis; None leaves placement to JAX.
+    """
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a course_lib.models.Generator, got {type(generator).__name__}")
     if not isinstance(discriminator, Discriminator):
@@ -93,6 +105,11 @@ def make_gan_steps(
     d_graphdef, _ = nnx.split(discriminator, nnx.Param)
     noise_dim = generator.noise_dim
     real_batch = _real_batch_fn(sample_real)
+    if mesh is not None:
+        parallel.check_batch_size(batch_size, mesh)
+
+    def split_batch(x):
+        return x if mesh is None else parallel.constrain_batch(x, mesh)  # each device: B / n_dev rows
 
     def G(params, z):
         return nnx.merge(g_graphdef, params)(z)
@@ -103,8 +120,9 @@ def make_gan_steps(
     def d_update(g_params, data, carry, key):
         d_params, d_opt = carry
         k_real, k_z = jax.random.split(key)
-        x_real = real_batch(k_real, batch_size, data)  # (B, D)
-        x_fake = jax.lax.stop_gradient(G(g_params, jax.random.normal(k_z, (batch_size, noise_dim))))
+        x_real = split_batch(real_batch(k_real, batch_size, data))  # (B, D)
+        z = split_batch(jax.random.normal(k_z, (batch_size, noise_dim)))  # (B, noise_dim)
+        x_fake = split_batch(jax.lax.stop_gradient(G(g_params, z)))  # (B, D)
 
         def d_loss_fn(dp):
             real_logits, fake_logits = D(dp, x_real), D(dp, x_fake)
@@ -122,10 +140,10 @@ def make_gan_steps(
         (d_params, d_opt), d_metrics = jax.lax.scan(
             lambda c, k: d_update(state.g_params, data, c, k), (state.d_params, state.d_opt),
             jax.random.split(k_d, d_steps))
-        z = jax.random.normal(k_g, (batch_size, noise_dim))  # (B, noise_dim)
+        z = split_batch(jax.random.normal(k_g, (batch_size, noise_dim)))  # (B, noise_dim)
 
         def g_loss_fn(gp):
-            return jnp.mean(losses.generator_loss(D(d_params, G(gp, z)), loss))
+            return jnp.mean(losses.generator_loss(D(d_params, split_batch(G(gp, z))), loss))
 
         g_loss, grads = jax.value_and_grad(g_loss_fn)(state.g_params)
         updates, g_opt = g_tx.update(grads, state.g_opt, state.g_params)
@@ -166,6 +184,7 @@ def train_gan(
     loss: str = "non_saturating",
     d_steps: int = 1,
     steps_per_call: int = 100,
+    devices=None,
     progress: bool | None = None,
 ) -> History:
     """Train both players in place; returns the per-step history.
@@ -174,6 +193,26 @@ def train_gan(
     function (key, n) -> (n, D)). Steps run in compiled chunks of ``steps_per_call``;
     after each chunk the losses are checked and a NaN stops training with
     :class:`DivergenceError`, keeping the last good parameters.
+
+    Training is data-parallel (:mod:`course_lib.training.parallel`): both players' parameters
+    and optimizer states, and ``data``, are replicated on every device, and each batch drawn
+    inside a step (real x, z, fake x) is split along its batch axis, so the losses are those of
+    one device up to the order of floating-point sums.
+
+    Args:
+      generator, discriminator: the players (updated in place).
+      data: (N, D) real examples, or None with ``sample_real``.
+      key: JAX random key.
+      num_steps: GAN steps (each: ``d_steps`` discriminator updates, then one generator update).
+      sample_real: pure ``(key, n) -> (n, D)`` sampler of real examples, or None with ``data``.
+      batch_size: real and fake examples per update.
+      g_lr, d_lr, optimizer, b1: each player's optimizer (``b1``: Adam's first-moment decay).
+      loss: one of :data:`course_lib.losses.GAN_LOSSES`.
+      d_steps: discriminator updates per generator update.
+      steps_per_call: steps fused into one compiled call (and between divergence checks).
+      devices: devices to split each batch over (default: all local devices); ``batch_size``
+        must be a multiple of their number. With one device this changes nothing.
+      progress: show a progress bar (None: only if the run looks longer than 2 s).
 
     Returns:
       History with ``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` (mean D output on real and
@@ -189,12 +228,15 @@ def train_gan(
         data = jnp.asarray(data)
     else:
         data = jnp.zeros((1, generator.out_dim))
+    mesh = parallel.data_mesh(devices)
+    parallel.check_batch_size(batch_size, mesh)
+    data = parallel.replicate(data, mesh)  # rows are drawn on the device, so every device needs them all
     kwargs = {} if optimizer in ("sgd", "momentum", "nesterov", "rmsprop") else {"b1": b1}
     g_tx = make_optimizer(optimizer, g_lr, **kwargs)
     d_tx = make_optimizer(optimizer, d_lr, **kwargs)
     steps = make_gan_steps(generator, discriminator, g_tx, d_tx, batch_size=batch_size, loss=loss,
-                           d_steps=d_steps, sample_real=sample_real)
-    state = init_gan_state(generator, discriminator, g_tx, d_tx)
+                           d_steps=d_steps, sample_real=sample_real, mesh=mesh)
+    state = parallel.replicate(init_gan_state(generator, discriminator, g_tx, d_tx), mesh)
     history = History()
     bar = None
     start = time.perf_counter()

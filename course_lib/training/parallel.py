@@ -1,7 +1,9 @@
 """Data-parallel training over every local device with ``jax.sharding``.
 
 Taught in 07_beyond.ipynb ("Scaling past one machine"). The recipe is the simplest
-kind of parallelism, and the one the course's generic trainer uses by default:
+kind of parallelism, and the one the course's trainers use by default:
+:func:`course_lib.training.vae.train_vae`, :func:`course_lib.training.gan.train_gan` and
+:func:`course_lib.training.generic.fit` (each takes ``devices=None``: all local devices):
 
 - one :class:`jax.sharding.Mesh` with a single axis ``"data"`` over all local devices
   (1 CPU here; 1 GPU or 8 TPU cores on Colab; 8 GPUs on a big machine);
