@@ -12,11 +12,17 @@ on in a directory of the user's cache, never in the repository:
 flags): a cache entry is native code for the CPU that compiled it, so two machines
 sharing a home directory must not share entries.
 
-Setting ``COURSE_LIB_COMPILATION_CACHE=0`` in the environment turns it off. A
-directory chosen by the user for JAX (``JAX_COMPILATION_CACHE_DIR``) is respected.
-Call :func:`enable_compilation_cache` once per session, before training; the saving
-is measured by ``python -m benchmarks`` (benchmarks/README.md, "Course execution").
-To empty the cache, delete the directory.
+It is on by default: importing :mod:`course_lib.training` calls
+:func:`enable_by_default`. Setting ``COURSE_LIB_COMPILATION_CACHE=0`` in the environment
+turns it off. A directory chosen by the user for JAX (``JAX_COMPILATION_CACHE_DIR``) is
+respected. The saving is measured by ``python -m benchmarks`` (benchmarks/README.md,
+"Course execution"). To empty the cache, delete the directory.
+
+Safe with several processes at once (two notebooks, or a notebook and the tests): entries
+are written and read under a file lock (the ``filelock`` package), the cache is bounded
+(least recently used entries go first), and a failed read or write, which JAX reports as a
+warning, only means a recompilation: those warnings are silenced here, so they never land
+on a notebook's stderr. Enabling the cache can never make an import fail.
 
 The cache is trusted code: anyone who can write to it can make this user's JAX
 process run arbitrary code, so the directory is created readable by its owner only.
@@ -27,6 +33,7 @@ import hashlib
 import os
 import pathlib
 import platform
+import warnings
 
 import jax
 
@@ -77,6 +84,11 @@ def compilation_cache_dir() -> str | None:
     return jax.config.jax_compilation_cache_dir or None
 
 
+CACHE_WARNINGS = r"Error (reading|writing) persistent compilation cache entry"
+"""JAX's warnings for a cache entry that could not be read or written (the program is
+simply compiled again): silenced once the course enables the cache."""
+
+
 def _disabled_by_env() -> bool:
     return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no")
 
@@ -120,6 +132,7 @@ def enable_compilation_cache(cache_dir=None, *,
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return None
+    warnings.filterwarnings("ignore", message=CACHE_WARNINGS, category=UserWarning)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_secs)
     if _has_filelock():  # a bounded cache, and locks that keep parallel runs from reading half-written files
@@ -132,3 +145,15 @@ def enable_compilation_cache(cache_dir=None, *,
     if reset is not None:
         reset()
     return path
+
+
+def enable_by_default() -> pathlib.Path | None:
+    """Enable the cache as :func:`enable_compilation_cache` does, but never raise.
+
+    Called when :mod:`course_lib.training` is imported. Returns the directory, or None when
+    the cache is off (``COURSE_LIB_COMPILATION_CACHE=0``) or could not be set up.
+    """
+    try:
+        return enable_compilation_cache()
+    except Exception:  # an optimisation only: a JAX without these options, a strange home directory
+        return None

@@ -79,3 +79,56 @@ def test_bad_arguments_name_the_argument(restore_jax_cache_config):
         compile_cache.enable_compilation_cache(min_compile_time_secs=-1.0)
     with pytest.raises(TypeError, match="min_compile_time_secs"):
         compile_cache.enable_compilation_cache(min_compile_time_secs="fast")
+
+
+def _child(code: str, env_extra: dict, tmp_path) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", compile_cache.ENV_SWITCH)}
+    env.update({"XDG_CACHE_HOME": str(tmp_path), **env_extra})
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+ON_IMPORT = """
+import warnings, jax, jax.numpy as jnp
+import course_lib.training
+from course_lib import compile_cache
+print(compile_cache.compilation_cache_dir())
+warnings.warn("Error writing persistent compilation cache entry for 'jit_f': TimeoutError: lock")
+"""
+
+
+def test_importing_training_turns_the_cache_on_in_the_user_cache_dir(tmp_path):
+    proc = _child(ON_IMPORT, {}, tmp_path)
+    where = proc.stdout.strip().splitlines()[-1]
+    assert pathlib.Path(where).parent == tmp_path / "course_lib" / "jax"
+    assert proc.stderr == ""  # JAX's warning about a failed cache write is silenced
+
+
+def test_importing_training_respects_the_off_switch(tmp_path):
+    proc = _child(ON_IMPORT, {compile_cache.ENV_SWITCH: "0"}, tmp_path)
+    assert proc.stdout.strip().splitlines()[-1] == "None"
+    assert "Error writing persistent compilation cache entry" in proc.stderr  # no filter when off
+    assert not (tmp_path / "course_lib").exists()
+
+
+def test_other_warnings_still_show(tmp_path, restore_jax_cache_config, monkeypatch):
+    import warnings
+
+    monkeypatch.delenv(compile_cache.ENV_SWITCH, raising=False)
+    assert compile_cache.enable_compilation_cache(tmp_path / "c") is not None
+    with pytest.warns(UserWarning, match="something else"):
+        warnings.warn("something else", UserWarning)
+
+
+def test_enable_by_default_never_raises(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no cache options in this JAX")
+
+    monkeypatch.setattr(compile_cache, "enable_compilation_cache", broken)
+    assert compile_cache.enable_by_default() is None

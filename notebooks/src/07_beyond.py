@@ -558,7 +558,8 @@ display(fig)
 # ## 6. Scaling past one machine
 #
 # Everything above ran on one CPU. The same code runs unchanged on a GPU, a TPU or a machine with
-# eight GPUs, and uses all of them: `fit` (course_lib/training/generic.py) is **data-parallel**.
+# eight GPUs, and uses all of them: the course's trainers (`fit` of this section, `train_vae` of 04,
+# `train_gan` of 05 and 06) are **data-parallel** (course_lib/training/parallel.py).
 # It builds one mesh over every local device, replicates the parameters and optimizer state on each,
 # and splits every batch along its first axis, so that with $n$ devices each holds $B/n$ rows. Under
 # `jax.jit`, XLA then compiles one program per device and inserts the all-reduce that averages the
@@ -576,14 +577,14 @@ print("devices holding the batch:", len(batch.sharding.device_set), "| rows per 
 # With one device the mesh has one entry and splitting is a no-op. To see the split on a CPU, start
 # Python with `XLA_FLAGS=--xla_force_host_platform_device_count=4` (before JAX is imported): JAX
 # then shows four CPU devices, each batch of 100 rows becomes four blocks of 25, and
-# `tests/test_parallel.py` checks that `fit` gives the same losses as on one device (up to the
-# order of floating-point sums).
+# `tests/test_parallel.py` checks that `fit`, `train_vae` and `train_gan` give the same losses as on
+# one device (up to the order of floating-point sums).
 #
 # **On Colab.** *Runtime → Change runtime type → GPU* (or TPU), run the first cell of the notebook,
 # and check `jax.devices()`: it lists the GPU, or the 8 cores of a TPU. Nothing else changes; with a
-# TPU the batch is split eight ways (`batch_size` must be a multiple of the device count; `fit`
-# says so if it is not). **On a machine with several GPUs**, the same holds with all of them in the
-# mesh. **Across machines**, each host calls `jax.distributed.initialize()` first; the mesh then
+# TPU the batch is split eight ways (`batch_size` must be a multiple of the device count; the
+# trainers say so if it is not). **On a machine with several GPUs**, the same holds with all of
+# them in the mesh. **Across machines**, each host calls `jax.distributed.initialize()` first; the mesh then
 # spans the devices of every host and each host feeds its share of the batch. Data parallelism is
 # the right first step when the model fits on one device; very large models also split the
 # parameters themselves (a second mesh axis), with the same `jax.sharding` tools.
@@ -601,8 +602,8 @@ print("devices holding the batch:", len(batch.sharding.device_set), "| rows per 
 #   order; the likelihood is exact, sampling takes one pass per pixel.
 # - Measured side by side, likelihood and sample quality rank the families differently, and every
 #   family pays somewhere: invertibility, sampling steps, or the lack of a likelihood.
-# - `fit` is data-parallel over all local devices with `jax.sharding`; the same notebook runs on a
-#   GPU or TPU without changes.
+# - The course's trainers are data-parallel over all local devices with `jax.sharding`; the same
+#   notebooks run on a GPU or TPU without changes.
 #
 # ## Exercises
 #
