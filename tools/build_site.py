@@ -37,6 +37,10 @@ DEFAULT_OUT = ROOT / "_site"
 PAGE_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {#- nbconvert's Mermaid loader imports from a CDN; the course has no Mermaid diagrams. -#}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js -%}
+{{ super() }}
+{{ resources.course.widget_loader }}
+{%- endblock html_head_js -%}
 {% block extra_css %}<link rel="stylesheet" href="{{ resources.course.assets }}/course.css">{% endblock extra_css %}
 {%- block body_header -%}
 {{ super() }}
@@ -124,7 +128,8 @@ def build(out: pathlib.Path = DEFAULT_OUT, names: list[str] | None = None) -> li
                                if 0 <= j < len(notebooks) else None)
         slides = out / "slides" / f"{path.stem}.slides.html"
         resources = {"metadata": {"name": titles[path.stem]}, "course": {
-            "assets": "assets", "prev": neighbour(i - 1), "next": neighbour(i + 1),
+            "assets": "assets", "widget_loader": web_assets.widget_loader_config("assets"),
+            "prev": neighbour(i - 1), "next": neighbour(i + 1),
             "slides": f"slides/{slides.name}" if slides.is_file() else "",
             "ipynb": f"notebooks/{path.name}"}}
         page_nb = web_assets.site_notebook(nb, page_ext=".html", assets="assets")

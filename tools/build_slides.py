@@ -31,6 +31,10 @@ DEFAULT_OUT = ROOT / "_site" / "slides"
 DECK_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {#- nbconvert imports Mermaid from a CDN here; the course has no Mermaid diagrams. -#}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_requirejs -%}
+{{ super() }}
+{{ resources.course.widget_loader }}
+{%- endblock html_head_js_requirejs -%}
 """
 
 
@@ -75,7 +79,8 @@ def build(out: pathlib.Path = DEFAULT_OUT, names: list[str] | None = None) -> li
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         web_assets.check_no_mermaid(nb, path.name)
-        resources = {"metadata": {"name": web_assets.notebook_title(nb)}}
+        resources = {"metadata": {"name": web_assets.notebook_title(nb)},
+                     "course": {"widget_loader": web_assets.widget_loader_config("../assets")}}
         body, _ = exporter.from_notebook_node(deck_notebook(nb, assets="../assets"), resources=resources)
         deck = out / f"{path.stem}.slides.html"
         deck.write_text(body, encoding="utf-8")

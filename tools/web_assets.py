@@ -80,7 +80,22 @@ COURSE_CSS = """/* Navigation bar of the course site (tools/build_site.py) */
 .course-index { max-width: 60em; margin: 2em auto; font-family: sans-serif; line-height: 1.5; padding: 0 1em; }
 .course-index table { border-collapse: collapse; width: 100%; }
 .course-index td, .course-index th { border-bottom: 1px solid #ddd; padding: 0.4em 0.6em; text-align: left; }
+.course-index td:nth-child(3) { white-space: nowrap; }
 """
+
+
+def widget_loader_config(assets: str) -> str:
+    """A script for the page head, after require.js: where the widget renderer's files are.
+
+    The renderer (an AMD bundle) computes the URL of its icon fonts from its module names
+    (``@jupyter-widgets/...``), which require.js would resolve against the page's folder.
+    """
+    folder = f"{assets}/html-manager"
+    return ("<script>\n"
+            f'window.__jupyter_widgets_assets_path__ = "{folder}/";\n'
+            f'require.config({{paths: {{"@jupyter-widgets/html-manager/dist": "{folder}", '
+            f'"@jupyter-widgets": "{folder}"}}}});\n'
+            "</script>")
 
 
 class VendorError(RuntimeError):
