@@ -18,11 +18,15 @@ turns it off. A directory chosen by the user for JAX (``JAX_COMPILATION_CACHE_DI
 respected. The saving is measured by ``python -m benchmarks`` (benchmarks/README.md,
 "Course execution"). To empty the cache, delete the directory.
 
-Safe with several processes at once (two notebooks, or a notebook and the tests): entries
-are written and read under a file lock (the ``filelock`` package), the cache is bounded
-(least recently used entries go first), and a failed read or write, which JAX reports as a
-warning, only means a recompilation: those warnings are silenced here, so they never land
-on a notebook's stderr. Enabling the cache can never make an import fail.
+Safe with several processes at once (two notebooks, or a notebook and the tests): JAX
+writes each entry once, under a name that is a hash of the program, and a reader that
+meets a half-written entry (or any unreadable one) compiles the program instead. JAX
+reports such a failed read or write as a warning; it only means a recompilation, so
+those warnings are silenced here and never land on a notebook's stderr. The cache is not
+size-bounded: JAX's bounded mode needs every entry to carry a last-access file and fails
+on entries written without one (for example by another JAX version sharing the
+directory); the course's programs take tens of megabytes. Enabling the cache can never
+make an import fail.
 
 The cache is trusted code: anyone who can write to it can make this user's JAX
 process run arbitrary code, so the directory is created readable by its owner only.
@@ -49,14 +53,6 @@ JAX's own default is 1 s, which on a fast machine skips most of the course's tra
 steps and samplers (0.3-1.5 s each); reading an entry back takes milliseconds, while
 programs that compile in a few milliseconds are not worth a file.
 """
-
-MAX_CACHE_BYTES = 2**30
-"""Size limit of the cache (least recently used entries go first), when JAX can enforce it.
-
-JAX enforces a limit with file locks from the ``filelock`` package; without it the cache
-is unbounded (the course's programs take tens of megabytes).
-"""
-
 
 def machine_fingerprint() -> str:
     """A short hex tag of this CPU (architecture, model name, instruction-set flags)."""
@@ -93,14 +89,6 @@ def _disabled_by_env() -> bool:
     return os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no")
 
 
-def _has_filelock() -> bool:
-    try:
-        import filelock  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def enable_compilation_cache(cache_dir=None, *,
                              min_compile_time_secs: float = DEFAULT_MIN_COMPILE_TIME_SECS) -> pathlib.Path | None:
     """Turn on JAX's persistent compilation cache; returns its directory (None if off).
@@ -135,8 +123,6 @@ def enable_compilation_cache(cache_dir=None, *,
     warnings.filterwarnings("ignore", message=CACHE_WARNINGS, category=UserWarning)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_secs)
-    if _has_filelock():  # a bounded cache, and locks that keep parallel runs from reading half-written files
-        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
     # Older JAX versions decide once, at the first compilation, whether a cache exists;
     # resetting makes a directory set after that point take effect.
     from jax.experimental.compilation_cache import compilation_cache as _cc

@@ -132,3 +132,20 @@ def test_enable_by_default_never_raises(monkeypatch):
 
     monkeypatch.setattr(compile_cache, "enable_compilation_cache", broken)
     assert compile_cache.enable_by_default() is None
+
+
+def test_entries_from_other_writers_do_not_stop_new_writes(tmp_path, restore_jax_cache_config, monkeypatch):
+    # An entry without JAX's last-access file (as another JAX version or a bounded cache leaves
+    # behind) must not break writing: the course's cache is unbounded, so nothing is evicted.
+    import warnings
+
+    monkeypatch.delenv(compile_cache.ENV_SWITCH, raising=False)
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    (cache / "jit_other-0123456789abcdef-cache").write_bytes(b"not an executable")
+    assert compile_cache.enable_compilation_cache(cache, min_compile_time_secs=0) == cache
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a failed write would warn (if the filter did not hide it)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        jax.jit(lambda x: jnp.cos(x) * 2.5 - 0.75)(jnp.arange(5.0)).block_until_ready()
+    assert len(list(cache.glob("*-cache"))) >= 2
