@@ -130,11 +130,14 @@ def test_fixing_the_discriminator_alone_sends_no_signal_to_the_generator(mnist, 
     x_train, x_test, _ = mnist
     runs = {}
     g, d = wt.article_generator(0), wt.article_discriminator(1)
-    wt.train_recipe(g, d, wt.FIXED_DISCRIMINATOR, x_train, key=jax.random.key(3), num_steps=15, batch_size=32)
+    # 60 steps: after 15 the generated images (all nearly black, so D scores them alike) sit at
+    # D = 0.44, so close to the 0.5 threshold that Colab's jax 0.7 once judged all of them real;
+    # after 60, D = 0.08 on both stacks.
+    wt.train_recipe(g, d, wt.FIXED_DISCRIMINATOR, x_train, key=jax.random.key(3), num_steps=60, batch_size=32)
     runs["fixed_d"] = (g, d)
     g, d = wt.article_generator(0), wt.article_discriminator(1)
     run, fresh = article_run  # the same loop as train_recipe(..., wt.ARTICLE, ...) runs
-    state, _ = run(fresh(g, d), jnp.zeros((1, wt.X_DIM)), jax.random.key(3), 15)
+    state, _ = run(fresh(g, d), jnp.zeros((1, wt.X_DIM)), jax.random.key(3), 60)
     nnx.update(g, state.g_params)
     runs["article"] = (g, d)
     # bit-for-bit the same generator: nothing the discriminator learns reaches it
@@ -145,7 +148,7 @@ def test_fixing_the_discriminator_alone_sends_no_signal_to_the_generator(mnist, 
     # while the fixed discriminator did learn to separate real digits from the samples
     g, d = runs["fixed_d"]
     report = wt.discriminator_report(d, x_test[:200], np.asarray(g.sample(jax.random.key(9), 200)))
-    assert report["balanced_accuracy"] > 0.95 and report["gan_loss"] < 1.0  # 2 log 2 = 1.39 at the start
+    assert report["balanced_accuracy"] > 0.95 and report["gan_loss"] < 0.5  # 2 log 2 = 1.39 at the start
 
 
 def test_fixed_gan_samples_move_toward_the_data(mnist):
