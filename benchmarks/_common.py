@@ -5,7 +5,6 @@ Every benchmark returns a JSON-serialisable dict; numbers are plain floats.
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import os
 import pathlib
 import platform
@@ -87,13 +86,9 @@ def _git_commit() -> str | None:
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    from course_lib.info import versions as installed_versions
+
+    return installed_versions(PACKAGES)
 
 
 def machine_description() -> dict:

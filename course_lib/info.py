@@ -8,10 +8,10 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "matplotlib", "i
             "scikit-learn", "mlxtend", "tqdm", "nbval", "jupyterlab")
 
 
-def versions() -> dict:
-    """Installed versions of the course's dependencies (``None`` when missing)."""
+def versions(packages=PACKAGES) -> dict:
+    """Installed versions of ``packages`` (default: the course's dependencies; ``None`` when missing)."""
     out = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in packages:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -43,7 +43,7 @@ from flax import nnx
 
 from course_lib import _validate, losses
 from course_lib.evaluation import frechet
-from course_lib.models.gan import Discriminator, Generator
+from course_lib.models.gan import Discriminator, Generator, check_players
 from course_lib.models.vae import VAE
 from course_lib.training.core import CompiledStep, History, check_finite
 
@@ -215,13 +215,7 @@ def make_recipe_run(generator: Generator, discriminator: Discriminator, recipe: 
     Metrics per iteration: ``d_loss``, ``d_accuracy`` (Keras' binary accuracy on D's own
     batch), ``g_loss`` and ``pixel_mean`` (mean pixel of the generated batch).
     """
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a course_lib.models.Generator, got {type(generator).__name__}")
-    if not isinstance(discriminator, Discriminator):
-        raise TypeError(f"discriminator must be a course_lib.models.Discriminator, got {type(discriminator).__name__}")
-    if generator.out_dim != discriminator.in_dim:
-        raise ValueError(f"generator.out_dim ({generator.out_dim}) must equal discriminator.in_dim "
-                         f"({discriminator.in_dim})")
+    check_players(generator, discriminator)
     recipe = _check_recipe(recipe)
     batch_size = _validate.positive_int("batch_size", batch_size)
     g_graphdef, _ = nnx.split(generator, nnx.Param)

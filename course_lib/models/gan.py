@@ -68,3 +68,14 @@ class Discriminator(nnx.Module):
 
     def __call__(self, x):
         return self.net(x)[..., 0]
+
+
+def check_players(generator, discriminator) -> None:
+    """Check that ``generator`` and ``discriminator`` are the course's players and fit together."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a course_lib.models.Generator, got {type(generator).__name__}")
+    if not isinstance(discriminator, Discriminator):
+        raise TypeError(f"discriminator must be a course_lib.models.Discriminator, got {type(discriminator).__name__}")
+    if generator.out_dim != discriminator.in_dim:
+        raise ValueError(f"generator.out_dim ({generator.out_dim}) must equal discriminator.in_dim "
+                         f"({discriminator.in_dim})")

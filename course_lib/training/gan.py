@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 
 from course_lib import _validate, losses
-from course_lib.models.gan import Discriminator, Generator
+from course_lib.models.gan import Discriminator, Generator, check_players
 from course_lib.training import parallel
 from course_lib.training.core import (
     CompiledStep,
@@ -91,13 +91,7 @@ def make_gan_steps(
     inside the step (real x, z, fake x; all (B, ...)) is kept split along axis 0 over its
     ``"data"`` axis; None leaves placement to JAX.
     """
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a course_lib.models.Generator, got {type(generator).__name__}")
-    if not isinstance(discriminator, Discriminator):
-        raise TypeError(f"discriminator must be a course_lib.models.Discriminator, got {type(discriminator).__name__}")
-    if generator.out_dim != discriminator.in_dim:
-        raise ValueError(f"generator.out_dim ({generator.out_dim}) must equal discriminator.in_dim "
-                         f"({discriminator.in_dim})")
+    check_players(generator, discriminator)
     batch_size = _validate.positive_int("batch_size", batch_size)
     d_steps = _validate.positive_int("d_steps", d_steps)
     _validate.one_of("loss", loss, losses.GAN_LOSSES)

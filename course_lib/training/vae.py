@@ -192,7 +192,6 @@ def train_vae(
     params = parallel.replicate(nnx.state(model, nnx.Param), mesh)  # a full copy on every device
     opt_state = parallel.replicate(tx.init(params), mesh)
     x_train = parallel.replicate(jnp.asarray(x_train), mesh)
-    batch_split = parallel.batch_sharding(mesh, batch_axis=1)
     history = History()
     bar = None
     start = time.perf_counter()
@@ -200,7 +199,7 @@ def train_vae(
         for epoch in range(num_epochs):
             key, k_perm, k_epoch, k_val = jax.random.split(key, 4)
             beta_t = beta * kl_warmup_weight(epoch, kl_warmup_epochs)
-            batches = jax.device_put(iterate_minibatches(k_perm, x_train, batch_size), batch_split)  # (S, B, D)
+            batches = iterate_minibatches(k_perm, x_train, batch_size)  # (S, B, D), split inside the epoch
             new_params, new_opt_state, metrics = steps.epoch(params, opt_state, batches, k_epoch, beta_t)
             check_finite(metrics, where=f"VAE training, epoch {epoch + 1}",
                          hint=f"a smaller learning rate (lr={lr}), or check the data for extreme values")
