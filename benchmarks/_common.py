@@ -129,11 +129,12 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def alternate(runners: dict[str, Callable[[], int]], repeats: int,
+def alternate(runners: dict[str, Callable[[], int | dict]], repeats: int,
               cpu_ms_per_step: dict | None = None) -> dict[str, list[float]]:
     """Time each runner ``repeats`` times, interleaved, rotating the order every round.
 
-    Each runner does a fixed amount of work and returns how many steps it ran; the result
+    Each runner does a fixed amount of work and returns how many steps it ran, or, when it
+    timed itself (in a worker process), ``{"steps", "seconds", "cpu_seconds"}``. The result
     maps each name to its list of steps/s. Interleaving spreads slow periods of a shared
     machine over all runners, so their ratios stay meaningful under load. If a dict is
     given as ``cpu_ms_per_step``, it receives each runner's process CPU milliseconds per
@@ -145,10 +146,14 @@ def alternate(runners: dict[str, Callable[[], int]], repeats: int,
         order = names[r % len(names):] + names[: r % len(names)]
         for name in order:
             cpu_start = time.process_time()
-            seconds, num_steps = timed(runners[name])
+            seconds, out = timed(runners[name])
+            if isinstance(out, dict):  # timed where it ran
+                num_steps, seconds, cpu_seconds = out["steps"], out["seconds"], out["cpu_seconds"]
+            else:
+                num_steps, cpu_seconds = out, time.process_time() - cpu_start
             rates[name].append(num_steps / seconds)
             if cpu_ms_per_step is not None:
-                cpu_ms_per_step.setdefault(name, []).append(1000 * (time.process_time() - cpu_start) / num_steps)
+                cpu_ms_per_step.setdefault(name, []).append(1000 * cpu_seconds / num_steps)
     return rates
 
 

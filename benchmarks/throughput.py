@@ -18,6 +18,7 @@ compared with the best float32 GFLOP/s of a large square matmul timed in the sam
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -167,48 +168,167 @@ class JaxVAETrainer:
             return None
 
 
-def run(cfg: Config = FULL) -> dict:
-    """Time every runner; returns steps/s, ratios and the fraction of the matmul peak."""
-    threads = _common.num_threads()
+RUNNERS = ("jax_scan_epoch", "jax_step_loop", "torch_eager", "torch_eager_fused_adam", "torch_eager_1thread")
+"""Every contender, each run in its own worker process."""
+
+
+def _build_runner(name: str, cfg: Config, threads: int):
+    """Build contender ``name`` in the process that will time it.
+
+    Returns (run, probe): ``run()`` trains ``cfg.epochs_per_run`` epochs and returns the
+    number of steps; ``probe()`` returns what this framework measures besides (matmul peak,
+    XLA's FLOP count, the precision probe, versions).
+    """
     x = _common.mnist5k_binary("train", limit=cfg.num_examples)
-    steps_per_epoch = x.shape[0] // cfg.batch_size
-    jax_trainer = JaxVAETrainer(x, cfg)
+    if name.startswith("jax_"):
+        trainer = JaxVAETrainer(x, cfg)
+        epoch = trainer.scan_epoch if name == "jax_scan_epoch" else trainer.step_loop_epoch
 
-    def repeat(fn):
-        return lambda: sum(fn() for _ in range(cfg.epochs_per_run))
-
-    runners = {"jax_scan_epoch": repeat(jax_trainer.scan_epoch),
-               "jax_step_loop": repeat(jax_trainer.step_loop_epoch)}
-    result = {"config": dataclasses.asdict(cfg), "threads": threads, "steps_per_epoch": steps_per_epoch}
-    if torch_vae.available():
+        def probe():
+            out = {"matmul_peak_gflops": jax_matmul_gflops(cfg.matmul_n, cfg.matmul_repeats)}
+            if cfg.xla_cost_analysis:
+                out["xla_flops_per_step"] = trainer.xla_flops_per_step()
+            if cfg.precision_probe:
+                out["matmul_precision_probe"] = matmul_precision_probe(cfg.batch_size, x.shape[1], cfg.hidden[0])
+            return out
+    else:
         import torch
 
-        result["torch_threads"] = threads
-        result["torch_version"] = torch.__version__
+        one_thread = name == "torch_eager_1thread"
         peer = torch_vae.TorchVAETrainer(x, hidden=cfg.hidden, z_dim=cfg.z_dim, batch_size=cfg.batch_size,
-                                         num_threads=threads)
-        runners["torch_eager"] = repeat(peer.run_epoch)
+                                         num_threads=1 if one_thread else threads,
+                                         fused_adam=name == "torch_eager_fused_adam")
+        epoch = peer.run_epoch
+
+        def probe():
+            return {"matmul_peak_gflops": torch_vae.matmul_gflops(cfg.matmul_n, cfg.matmul_repeats, threads),
+                    "torch_version": torch.__version__}
+
+    def run():
+        return sum(epoch() for _ in range(cfg.epochs_per_run))
+
+    return run, probe
+
+
+def _serve(conn, name: str, cfg: Config, threads: int) -> None:
+    """A worker process: build one contender, then answer "run" / "probe" / "stop" messages.
+
+    Every message gets one reply; an exception is sent back as ``{"error": traceback}``.
+    """
+    import os
+    import traceback
+
+    os.environ.setdefault("COURSE_LIB_COMPILATION_CACHE", "0")  # time compilation, not a cache read
+    try:
+        first = time.perf_counter()
+        run, probe = _build_runner(name, cfg, threads)
+        run()  # warm-up: compile (JAX) or allocate (PyTorch), outside the timing
+        conn.send({"first_run_seconds": time.perf_counter() - first})
+    except Exception:  # noqa: BLE001 - reported by the parent, which raises
+        conn.send({"error": traceback.format_exc()})
+        return
+    while True:
+        message = conn.recv()
+        if message == "stop":
+            return
+        try:
+            if message == "run":
+                cpu_start, start = time.process_time(), time.perf_counter()
+                steps = run()
+                conn.send({"steps": steps, "seconds": time.perf_counter() - start,
+                           "cpu_seconds": time.process_time() - cpu_start})
+            elif message == "probe":
+                conn.send(probe())
+            else:
+                conn.send({"error": f"unknown message {message!r}"})
+        except Exception:  # noqa: BLE001
+            conn.send({"error": traceback.format_exc()})
+
+
+class _Worker:
+    """One contender in its own process (spawned, so no thread pool or allocator is shared)."""
+
+    def __init__(self, name: str, cfg: Config, threads: int, timeout: float = 600.0):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.name, self.timeout = name, timeout
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, name, cfg, threads), daemon=True,
+                                   name=f"benchmark-{name}")
+        self.process.start()
+        child.close()
+        self.first_run_seconds = self._reply()["first_run_seconds"]
+
+    def _reply(self) -> dict:
+        if not self.conn.poll(self.timeout):
+            raise TimeoutError(f"benchmark worker {self.name} did not answer within {self.timeout:.0f} s")
+        try:
+            reply = self.conn.recv()
+        except EOFError:
+            raise RuntimeError(f"benchmark worker {self.name} exited (code {self.process.exitcode})") from None
+        if "error" in reply:
+            raise RuntimeError(f"benchmark worker {self.name} failed:\n{reply['error']}")
+        return reply
+
+    def call(self, message: str) -> dict:
+        self.conn.send(message)
+        return self._reply()
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            try:
+                self.conn.send("stop")
+            except (BrokenPipeError, OSError):
+                pass
+            self.process.join(10)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(5)
+        self.conn.close()
+
+
+def run(cfg: Config = FULL) -> dict:
+    """Time every runner; returns steps/s, ratios and the fraction of the matmul peak.
+
+    Each contender lives in its own process, started (and warmed up) one after another, then
+    timed in alternation: the parent sends "run" to one worker at a time while the others
+    wait, so no contender shares a thread pool, an allocator or a JIT cache with another.
+    """
+    threads = _common.num_threads()
+    x_dim = 784
+    steps_per_epoch = cfg.num_examples // cfg.batch_size
+    names = ["jax_scan_epoch", "jax_step_loop"]
+    result = {"config": dataclasses.asdict(cfg), "threads": threads, "steps_per_epoch": steps_per_epoch,
+              "isolation": "one process per contender"}
+    if torch_vae.available():
+        result["torch_threads"] = threads
+        names.append("torch_eager")
         if cfg.torch_fused_adam:
-            fused = torch_vae.TorchVAETrainer(x, hidden=cfg.hidden, z_dim=cfg.z_dim, batch_size=cfg.batch_size,
-                                              num_threads=threads, fused_adam=True)
-            runners["torch_eager_fused_adam"] = repeat(fused.run_epoch)
+            names.append("torch_eager_fused_adam")
         if cfg.torch_one_thread:
-            single = torch_vae.TorchVAETrainer(x, hidden=cfg.hidden, z_dim=cfg.z_dim, batch_size=cfg.batch_size,
-                                               num_threads=1)
-            runners["torch_eager_1thread"] = repeat(single.run_epoch)
+            names.append("torch_eager_1thread")
     else:
         result["torch_skipped"] = "PyTorch is not installed (pip install -e '.[bench]')"
 
-    # Warm-up: compile the JAX functions and let PyTorch allocate, outside the timing.
-    compile_seconds = {}
-    for name, fn in runners.items():
-        compile_seconds[name], _ = _common.timed(fn)
-    result["first_run_seconds"] = compile_seconds
-    cpu_ms: dict = {}
-    rates = _common.alternate(runners, cfg.repeats, cpu_ms)
+    workers: dict[str, _Worker] = {}
+    try:
+        for name in names:  # one at a time: each warm-up (compilation) runs on a quiet machine
+            workers[name] = _Worker(name, cfg, threads)
+        result["first_run_seconds"] = {n: w.first_run_seconds for n, w in workers.items()}
+        runners = {n: (lambda w=w: w.call("run")) for n, w in workers.items()}
+        cpu_ms: dict = {}
+        rates = _common.alternate(runners, cfg.repeats, cpu_ms)
+        jax_probe = workers["jax_scan_epoch"].call("probe")
+        torch_probe = workers["torch_eager"].call("probe") if "torch_eager" in workers else None
+    finally:
+        for w in workers.values():
+            w.close()
+
     result["steps_per_s"] = {name: _common.summarize(r) for name, r in rates.items()}
-    # CPU time per step (all threads): steadier than wall time on a shared machine, but it also
-    # counts threads that spin while waiting (PyTorch's OpenMP pool does), so compare with care.
+    # CPU time per step of the worker process (all its threads): steadier than wall time on a
+    # shared machine, but it also counts threads that spin while waiting (PyTorch's OpenMP pool
+    # does), so compare with care.
     result["cpu_ms_per_step"] = {name: _common.summarize(c) for name, c in cpu_ms.items()}
     # CPU per step of single-threaded PyTorch over course_lib's: how much more work PyTorch does
     # for the same step. It holds on a loaded machine, where PyTorch's OpenMP threads spin.
@@ -229,17 +349,18 @@ def run(cfg: Config = FULL) -> dict:
         "jax_step_loop / torch_eager": paired("jax_step_loop", "torch_eager"),
     }
 
-    peaks = {"jax": jax_matmul_gflops(cfg.matmul_n, cfg.matmul_repeats)}
-    if torch_vae.available():
-        peaks["torch"] = torch_vae.matmul_gflops(cfg.matmul_n, cfg.matmul_repeats, threads)
+    peaks = {"jax": jax_probe["matmul_peak_gflops"]}
+    if torch_probe is not None:
+        peaks["torch"] = torch_probe["matmul_peak_gflops"]
+        result["torch_version"] = torch_probe["torch_version"]
     peak = max(peaks.values())
-    flops = _common.vae_matmul_flops(x.shape[1], cfg.hidden, cfg.z_dim, cfg.batch_size)
+    flops = _common.vae_matmul_flops(x_dim, cfg.hidden, cfg.z_dim, cfg.batch_size)
     result["matmul_peak_gflops"] = {**peaks, "peak": peak, "n": cfg.matmul_n}
     result["matmul_flops_per_step"] = flops
-    result["xla_flops_per_step"] = jax_trainer.xla_flops_per_step() if cfg.xla_cost_analysis else None
+    result["xla_flops_per_step"] = jax_probe.get("xla_flops_per_step")
     result["steps_per_s_at_peak"] = peak * 1e9 / flops
     if cfg.precision_probe:
-        result["matmul_precision_probe"] = matmul_precision_probe(cfg.batch_size, x.shape[1], cfg.hidden[0])
+        result["matmul_precision_probe"] = jax_probe["matmul_precision_probe"]
     result["achieved_gflops"] = {n: s["median"] * flops / 1e9 for n, s in result["steps_per_s"].items()}
     result["fraction_of_matmul_peak"] = {n: g / peak for n, g in result["achieved_gflops"].items()}
     speedup = result["ratios"]["jax_scan_epoch / torch_eager"]

@@ -100,6 +100,19 @@ def test_minibatches_cover_each_example_once():
     assert len(set(np.asarray(b).ravel().tolist())) == 9
 
 
+def test_minibatches_match_op_by_op_reference_and_compile_once_per_shape():
+    from course_lib.data import batching
+
+    key, x = jax.random.key(3), jax.random.normal(jax.random.key(4), (50, 6))
+    perm = jax.random.permutation(key, 50)[:48]  # the same shuffle, run op by op
+    expected = np.asarray(x)[np.asarray(perm)].reshape(4, 12, 6)
+    np.testing.assert_array_equal(np.asarray(data.iterate_minibatches(key, x, 12)), expected)
+    before = batching._shuffled_batches._cache_size()
+    for k in jax.random.split(jax.random.key(5), 3):  # new keys, same shapes: no new compile
+        data.iterate_minibatches(k, x, 12)
+    assert batching._shuffled_batches._cache_size() == before
+
+
 @pytest.mark.parametrize(
     "call, exc, words",
     [

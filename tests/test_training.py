@@ -133,6 +133,37 @@ def test_compiled_step_counts_retraces_on_new_shapes():
     assert step.num_traces == 2
 
 
+def test_cpu_compiler_options_keep_results_and_fall_back_when_unknown(monkeypatch):
+    from course_lib.training import core
+
+    tx = optax.adam(1e-2)
+
+    def adam_scan(w, opt_state, xs):  # an in-place parameter update inside a scan, as in an epoch
+        def body(carry, x):
+            w, s = carry
+            g = jax.grad(lambda w: jnp.sum(jnp.tanh(x @ w) ** 2))(w)
+            u, s = tx.update(g, s, w)
+            return (optax.apply_updates(w, u), s), jnp.sum(w)
+        return jax.lax.scan(body, (w, opt_state), xs)
+
+    w = jax.random.normal(jax.random.key(0), (8, 8))
+    xs = jax.random.normal(jax.random.key(1), (5, 4, 8))
+    got = CompiledStep(adam_scan, name="adam_scan")(w, tx.init(w), xs)
+    want = jax.jit(adam_scan)(w, tx.init(w), xs)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    if jax.default_backend() == "cpu":
+        assert core.compiler_options() == core.CPU_COMPILER_OPTIONS
+    monkeypatch.setattr(core, "CPU_COMPILER_OPTIONS", {"xla_no_such_option_for_this_test": True})
+    core.compiler_options.cache_clear()
+    try:
+        assert core.compiler_options() is None  # unknown to this jaxlib: compile without options
+        assert CompiledStep(lambda v: v * 2, name="double")(jnp.ones(2)).tolist() == [2.0, 2.0]
+    finally:
+        monkeypatch.undo()
+        core.compiler_options.cache_clear()
+
+
 def test_make_optimizer_matches_optax():
     params = {"w": jnp.array([1.0, -2.0])}
     grads = {"w": jnp.array([0.5, 0.25])}
