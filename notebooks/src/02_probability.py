@@ -257,9 +257,10 @@ assert abs(ll - stats.norm.logpdf(np.asarray(x_data), 1.0, 2.0).sum()) < 1e-3
 mu_hat = float(jnp.mean(x_data))
 sigma_hat = float(jnp.sqrt(jnp.mean((x_data - mu_hat) ** 2)))
 grad_at_mle = jax.grad(log_likelihood, argnums=(0, 1))(mu_hat, sigma_hat)
-print(f"MLE mu = {mu_hat:.4f}, sigma = {sigma_hat:.4f}; gradient there = "
-      f"({float(grad_at_mle[0]):.1e}, {float(grad_at_mle[1]):.1e})")
-assert max(abs(float(g)) for g in grad_at_mle) < 1e-2
+largest = max(abs(float(g)) for g in grad_at_mle)  # exactly 0 in exact arithmetic; float32 leaves ~1e-5
+print(f"MLE mu = {mu_hat:.4f}, sigma = {sigma_hat:.4f}; "
+      f"every component of the gradient there is below 1e-3 in size: {largest < 1e-3}")
+assert largest < 1e-3
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Most models have no closed form, and we climb the log-likelihood by gradient steps instead. We use Adam
@@ -428,7 +429,10 @@ display(fig)
 mus, sigmas = KL_MUS, KL_SIGMAS  # the grid drawn above: mu from -5 to 5, sigma from 0.05 to 8 (log-spaced)
 grid_kl = distributions.kl_landscape(target, mus, sigmas, "reverse")  # (81, 101) KL(q || p) on the grid
 i, j = np.unravel_index(np.argmin(grid_kl), grid_kl.shape)
-print(f"reverse-KL grid minimum at mu = {mus[j]:.2f}, sigma = {sigmas[i]:.2f}")
+# The modes have equal weight, so the minimum comes in a mirror pair (mu, -mu): which of the two
+# argmin returns is decided by float rounding, so we report |mu| and check the mirror point.
+assert np.allclose(mus, -mus[::-1]) and np.isclose(grid_kl[i, len(mus) - 1 - j], grid_kl[i, j], rtol=1e-3)
+print(f"reverse-KL grid minimum at mu = +/-{abs(mus[j]):.2f}, sigma = {sigmas[i]:.2f}")
 assert abs(abs(mus[j]) - 2.0) < 0.11 and abs(sigmas[i] - 0.6) < 0.05
 
 # %% [markdown]
