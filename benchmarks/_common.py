@@ -114,12 +114,13 @@ def machine_description() -> dict:
 
 
 def summarize(samples: Sequence[float]) -> dict:
-    """Median, 95th percentile, min, max, mean and count of a list of numbers."""
+    """Median, 95th percentile, min, max, mean and count of a list of numbers, and the numbers."""
     arr = np.asarray(list(samples), dtype=np.float64)
     if arr.size == 0:
         return {"n": 0}
     return {"n": int(arr.size), "median": float(np.median(arr)), "p95": float(np.percentile(arr, 95)),
-            "min": float(arr.min()), "max": float(arr.max()), "mean": float(arr.mean())}
+            "min": float(arr.min()), "max": float(arr.max()), "mean": float(arr.mean()),
+            "samples": arr.tolist()}
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -42,6 +42,7 @@ def test_vae_matmul_flops_by_hand():
 def test_summarize_and_alternate():
     s = _common.summarize([1.0, 2.0, 3.0, 4.0])
     assert s["median"] == 2.5 and s["min"] == 1.0 and s["max"] == 4.0 and s["n"] == 4
+    assert s["samples"] == [1.0, 2.0, 3.0, 4.0]
     assert _common.summarize([]) == {"n": 0}
     calls = []
     rates = _common.alternate({"a": lambda: calls.append("a") or 10, "b": lambda: calls.append("b") or 10}, 2)
@@ -67,6 +68,8 @@ def test_throughput_quick(quick):
     else:
         assert "torch_skipped" in r
     assert set(r["fraction_of_matmul_peak"]) == names
+    assert set(r["fraction_of_matmul_peak_per_round"]) == names
+    assert all(len(f) == throughput.QUICK.repeats for f in r["fraction_of_matmul_peak_per_round"].values())
 
 
 @pytest.mark.skipif(not torch_vae.available(), reason="PyTorch is only in the bench extra")
