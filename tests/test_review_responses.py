@@ -19,7 +19,7 @@ REVIEWS = ROOT.parent / "shared" / "reviews"
 def _rows() -> dict[str, str]:
     rows: dict[str, str] = {}
     for line in RESPONSES.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"^\| (\d\d-\d+|05-08/\d+) \| ([^|]+) \| (.*) \|$", line)
+        m = re.match(r"^\| (\d\d-\d+|05-08/\d+) \| ([^|]+) \|(.*)\|$", line)
         if m:
             assert m.group(1) not in rows, f"finding {m.group(1)} has two rows"
             rows[m.group(1)] = m.group(3).strip()
