@@ -75,8 +75,6 @@ steadily than the cross-entropy losses in a few hundred steps."""
 VAE_Z_DIM = 20
 """Latent size of the VAE built from the article's layer widths (encoder 784 -> 512 -> 256,
 decoder 20 -> 256 -> 512 -> 784)."""
-CHECKPOINT_FILES = {"gan": "walkthrough_gan_generator.msgpack", "vae": "walkthrough_vae.msgpack"}
-"""Checkpoints written by ``python scripts/train_walkthrough_checkpoints.py`` into data/checkpoints/."""
 
 
 # --------------------------------------------------------------------------- the pieces
@@ -409,7 +407,7 @@ def sample_report(x_gen, x_ref, basis: PCABasis) -> dict:
 
 
 __all__ = [
-    "ARTICLE", "ARTICLE_BATCH_SIZE", "ARTICLE_NUM_ITERATIONS", "CHECKPOINT_FILES", "D_HIDDEN", "FIXED",
+    "ARTICLE", "ARTICLE_BATCH_SIZE", "ARTICLE_NUM_ITERATIONS", "D_HIDDEN", "FIXED",
     "FIXED_DISCRIMINATOR", "GAN_SETTINGS", "GENERATOR_LOSSES", "G_HIDDEN", "IMAGE_SHAPE", "KERAS_ADAM",
     "KERAS_EPSILON", "NOISE_DIM", "PCABasis", "Recipe", "VAE_Z_DIM", "WalkthroughState", "X_DIM",
     "article_discriminator", "article_generator", "article_rescale", "article_vae", "discriminator_report",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_lib import losses
+from course_lib import checkpoints, losses
 from course_lib.training import DivergenceError
 from course_lib.training import gan_lab as engine
 from course_lib.widgets import gan_lab as lab_widget
@@ -129,9 +129,10 @@ def test_train_toy_gan_and_generator_checkpoint(tmp_path):
     assert metrics["g_loss"].shape == (20,) and int(state.step) == 20
     x = engine.generate(s, state, jax.random.key(1), 50)
     assert x.shape == (50, 2) and np.all(np.isfinite(x))
-    path = tmp_path / "toy.msgpack"
+    path = tmp_path / "toy.safetensors"
     engine.save_toy_generator(path, s, state, metadata={"note": "test"})
-    loaded = engine.load_toy_generator(path)
+    loaded, manifest = checkpoints.load_model(path)
+    assert manifest["config"]["scale"] == cfg.scale and manifest["metadata"] == {"note": "test"}
     np.testing.assert_allclose(loaded.sample(jax.random.key(1), 50), x, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="multiple of burst_size"):
         engine.train_toy_gan(cfg, jax.random.key(0), burst_size=7)

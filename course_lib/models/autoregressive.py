@@ -36,6 +36,7 @@ from flax import nnx
 
 from course_lib import _validate, losses
 from course_lib.models.mlp import ACTIVATIONS, _check_sizes
+from course_lib.models.registry import build_from_config, register
 
 INPUTS = ("one_hot", "scalar")
 """How a pixel enters the network: a one-hot vector of its K levels, or its level scaled to [0, 1]."""
@@ -110,6 +111,7 @@ class MaskedLinear(nnx.Module):
         return y + self.bias[...] if self.bias is not None else y
 
 
+@register
 class MADE(nnx.Module):
     """A masked autoencoder for distribution estimation with a categorical likelihood.
 
@@ -149,6 +151,11 @@ class MADE(nnx.Module):
         return {"model": "MADE", "dim": self.dim, "num_levels": self.num_levels, "hidden": list(self.hidden),
                 "inputs": self.inputs, "num_orderings": self.num_orderings, "dropout": self.dropout,
                 "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> MADE:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     @property
     def orders(self) -> np.ndarray:

@@ -33,6 +33,7 @@ from jax.scipy.special import log_ndtr
 
 from course_lib import _validate
 from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.registry import build_from_config, register
 
 SCHEDULES = ("linear", "cosine")
 VARIANCES = ("beta", "beta_tilde")
@@ -161,6 +162,7 @@ def timestep_embedding(t, num_steps: int, dim: int) -> jax.Array:
     return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
 
 
+@register
 class EpsModel(nnx.Module):
     """The noise predictor eps_theta(x_t, t): an MLP on [x_t, embedding(t)], (B, D), (B,) -> (B, D).
 
@@ -184,6 +186,11 @@ class EpsModel(nnx.Module):
     def config(self) -> dict:
         return {"model": "EpsModel", "dim": self.dim, "num_steps": self.num_steps, "hidden": list(self.hidden),
                 "time_dim": self.time_dim, "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> EpsModel:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     def __call__(self, x_t, t):
         emb = timestep_embedding(t, self.num_steps, self.time_dim)  # (B, time_dim)

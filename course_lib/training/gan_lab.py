@@ -34,7 +34,7 @@ from flax import nnx
 
 from course_lib import _validate, losses
 from course_lib.data import toy
-from course_lib.models.gan import Discriminator, Generator
+from course_lib.models.gan import Discriminator, Generator, ToyGenerator
 from course_lib.models.mlp import ACTIVATIONS, _check_sizes
 from course_lib.training.core import OPTIMIZERS, CompiledStep, make_optimizer
 
@@ -402,45 +402,18 @@ def generate(steps: LabSteps, state: LabState, key, num_samples: int) -> np.ndar
     return np.asarray(steps.generate(state.g_params, z))
 
 
-class ToyGenerator(NamedTuple):
-    """A trained toy generator: x = scale * G(z), z ~ N(0, I) (see LabConfig.scale)."""
-
-    generator: Generator
-    scale: float
-
-    def sample(self, key, num_samples: int) -> np.ndarray:
-        """(N, 2) samples as a numpy array."""
-        return np.asarray(self.scale * self.generator.sample(key, num_samples))
-
-
 def save_toy_generator(path, steps: LabSteps, state: LabState, *, metadata: dict | None = None) -> dict:
-    """Save the generator of a toy run with course_lib.checkpoints; its config records the scale."""
+    """Save the generator of a toy run as a :class:`~course_lib.models.ToyGenerator` (it keeps the scale).
+
+    Load it back with ``course_lib.checkpoints.load_model(path)``.
+    """
     from course_lib import checkpoints
 
     g, _ = players_from_state(steps, state)
-    return checkpoints.save_checkpoint(path, g, config={**g.config, "scale": steps.config.scale},
-                                       metadata=metadata)
+    toy = ToyGenerator.from_generator(g, steps.config.scale)
+    return checkpoints.save_checkpoint(path, toy, config=toy.config, metadata=metadata)
 
 
-def load_generator(path) -> Generator:
-    """Rebuild a :class:`Generator` from the config in a checkpoint's manifest and load its weights."""
-    from course_lib import checkpoints
-
-    cfg = checkpoints.read_manifest(path)["config"]
-    if cfg.get("model") != "Generator":
-        raise checkpoints.CheckpointError(f"{path} holds a {cfg.get('model')!r}, not a Generator")
-    g = Generator(cfg["noise_dim"], cfg["out_dim"], tuple(cfg["hidden"]), activation=cfg["activation"],
-                  output=cfg["output"], rngs=nnx.Rngs(params=0))
-    checkpoints.load_checkpoint(path, g, expected_config=cfg)
-    return g
-
-
-def load_toy_generator(path) -> ToyGenerator:
-    """Load a generator written by :func:`save_toy_generator` (with its output scale)."""
-    from course_lib import checkpoints
-
-    scale = float(checkpoints.read_manifest(path)["config"].get("scale", 1.0))
-    return ToyGenerator(load_generator(path), scale)
 # --------------------------------------------------------------------------- the optimal discriminator
 
 

@@ -34,12 +34,11 @@ from IPython.display import display
 from scipy import linalg, stats
 from scipy.spatial.distance import jensenshannon
 
-from course_lib import data, losses, plotting
+from course_lib import data, losses, plotting, pretrained
 from course_lib.evaluation import classifier as clf_lib
 from course_lib.evaluation.frechet import frechet_distance, image_quality
 from course_lib.evaluation.modes import mode_coverage
 from course_lib.exercises import ch05_gan
-from course_lib.paths import checkpoint_dir
 from course_lib.training import gan_lab as engine
 from course_lib.widgets import gan_lab as lab_widgets
 
@@ -448,7 +447,7 @@ assert ruler.modes == 25 and abs(ruler.hq_fraction - (1 - math.exp(-4.5))) < 0.0
 # %%
 results = {}
 for name in ("grid_plain", "grid_packed"):
-    gen = engine.load_toy_generator(checkpoint_dir() / f"gan_{name}_generator.msgpack")
+    gen, _ = pretrained.load(f"gan_{name}_generator")
     x_gen = gen.sample(jax.random.key(10_001), 2500)  # the evaluation key of seed 1
     results[name] = (x_gen, mode_coverage(x_gen, grid_mix))
     cov = results[name][1]
@@ -540,7 +539,7 @@ assert abs(frechet_distance(fa, fb) - fd_scipy) < 1e-8
 
 # %%
 classifier, _ = clf_lib.load_classifier("digits")
-generator = engine.load_generator(checkpoint_dir() / "gan_digits_generator.msgpack")
+generator, _ = pretrained.load("gan_digits_generator")
 print(generator.config)
 test = data.load_digits("test")
 x_test = data.to_unit_interval(test.x, test.num_levels)  # (447, 64) in [0, 1]

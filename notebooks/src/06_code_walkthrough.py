@@ -35,12 +35,11 @@ import scipy.stats
 from flax import nnx
 from IPython.display import display
 
-from course_lib import data, losses, plotting, walkthrough as wt
+from course_lib import data, losses, plotting, pretrained, walkthrough as wt
 from course_lib.checkpoints import load_checkpoint
 from course_lib.exercises.ch06_walkthrough import (check_discriminator_loss, check_negative_elbo,
                                                    check_to_unit_interval)
 from course_lib.models import count_params
-from course_lib.paths import checkpoint_dir
 from course_lib.training import evaluate_vae, train_gan, train_vae
 
 print("JAX devices:", jax.devices())
@@ -495,7 +494,7 @@ assert after["samples"]["frechet"] > before["samples"]["frechet"]  # the article
 
 # %% tags=["nbval-ignore-output"]
 G_long = wt.article_generator(seed=0, output="tanh")
-manifest = load_checkpoint(checkpoint_dir() / wt.CHECKPOINT_FILES["gan"], G_long,
+manifest = load_checkpoint(pretrained.path("walkthrough_gan_generator"), G_long,
                            expected_config=G_long.config)
 fd_long = wt.frechet_distance(samples01(G_long), x_test, basis)
 print(f"checkpoint: {manifest['metadata']['num_steps']:,} steps; Frechet distance {fd_long:.2f} "
@@ -598,7 +597,7 @@ val_after = {k: float(vae_history[f"val_{k}"][-1]) for k in ("loss", "rec", "kl"
 print(f"validation -ELBO: {val_before['loss']:.1f} nats before, {val_after['loss']:.1f} after 2 epochs "
       f"(reconstruction {val_after['rec']:.1f}, KL {val_after['kl']:.1f})")
 vae_long = wt.article_vae(seed=0)
-vae_manifest = load_checkpoint(checkpoint_dir() / wt.CHECKPOINT_FILES["vae"], vae_long,
+vae_manifest = load_checkpoint(pretrained.path("walkthrough_vae"), vae_long,
                                expected_config=vae_long.config)
 val_long = evaluate_vae(vae_long, x_val, jax.random.key(1))
 print(f"checkpoint after {vae_manifest['metadata']['num_epochs']} epochs: {val_long['loss']:.1f} nats "
