@@ -46,6 +46,7 @@ from course_lib.evaluation import frechet
 from course_lib.models.gan import Discriminator, Generator, check_players
 from course_lib.models.vae import VAE
 from course_lib.training.core import CompiledStep, History, check_finite
+from course_lib.training.gan import GANState, discriminator_update, generator_update, init_gan_state
 
 NOISE_DIM = 100
 """Size of the article's noise vector z."""
@@ -187,15 +188,6 @@ def _check_recipe(recipe) -> Recipe:
     return recipe
 
 
-class WalkthroughState(NamedTuple):
-    """Both players' parameters and optimizer states (a pytree)."""
-
-    g_params: object
-    d_params: object
-    g_opt: object
-    d_opt: object
-
-
 def make_recipe_run(generator: Generator, discriminator: Discriminator, recipe: Recipe, *,
                     g_tx: optax.GradientTransformation, d_tx: optax.GradientTransformation,
                     batch_size: int) -> CompiledStep:
@@ -226,7 +218,7 @@ def make_recipe_run(generator: Generator, discriminator: Discriminator, recipe: 
     def D(params, x):
         return nnx.merge(d_graphdef, params)(x)
 
-    def iteration(state: WalkthroughState, data, key):
+    def iteration(state: GANState, data, key):
         k_z, k_real = jax.random.split(key)
         z = jax.random.normal(k_z, (batch_size, noise_dim))  # (B, 100)
         x_gen = G(state.g_params, z)  # (B, 784) in [0, 1]: "generator.predict(noise)"
@@ -242,23 +234,20 @@ def make_recipe_run(generator: Generator, discriminator: Discriminator, recipe: 
             logits = D(dp, inputs)  # (B,) or (2B,)
             return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, labels)), logits
 
-        (d_loss, logits), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(state.d_params)
-        updates, d_opt = d_tx.update(grads, state.d_opt, state.d_params)
-        d_params = optax.apply_updates(state.d_params, updates)
+        d_params, d_opt, d_loss, logits = discriminator_update(d_loss_fn, state.d_params, state.d_opt, d_tx)
         d_accuracy = jnp.mean((logits > 0) == (labels > 0.5))
 
         def g_loss_fn(gp):
             x = G(gp, z)  # (B, 784)
             if recipe.generator_loss == "pixels_to_zero":
-                return jnp.mean(keras_binary_crossentropy(jnp.zeros_like(x), x))
-            return jnp.mean(losses.generator_loss(D(d_params, x), "non_saturating"))
+                return jnp.mean(keras_binary_crossentropy(jnp.zeros_like(x), x)), None
+            return jnp.mean(losses.generator_loss(D(d_params, x), "non_saturating")), None
 
-        g_loss, grads = jax.value_and_grad(g_loss_fn)(state.g_params)  # w.r.t. G's parameters only
-        updates, g_opt = g_tx.update(grads, state.g_opt, state.g_params)
-        g_params = optax.apply_updates(state.g_params, updates)
+        # w.r.t. G's parameters only
+        g_params, g_opt, g_loss, _ = generator_update(g_loss_fn, state.g_params, state.g_opt, g_tx)
         metrics = {"d_loss": d_loss, "d_accuracy": d_accuracy, "g_loss": g_loss,
                    "pixel_mean": jnp.mean(x_gen)}
-        return WalkthroughState(g_params, d_params, g_opt, d_opt), metrics
+        return GANState(g_params, d_params, g_opt, d_opt, state.step + 1), metrics
 
     def run(state, data, key, num_steps):
         return jax.lax.scan(lambda s, k: iteration(s, data, k), state, jax.random.split(key, num_steps))
@@ -301,9 +290,7 @@ def train_recipe(generator: Generator, discriminator: Discriminator, recipe: Rec
     g_tx = optax.adam(lr, b1=b1, b2=KERAS_ADAM["b2"], eps=KERAS_ADAM["eps"])
     d_tx = optax.adam(lr, b1=b1, b2=KERAS_ADAM["b2"], eps=KERAS_ADAM["eps"])
     run = make_recipe_run(generator, discriminator, recipe, g_tx=g_tx, d_tx=d_tx, batch_size=batch_size)
-    g_params = nnx.state(generator, nnx.Param)
-    d_params = nnx.state(discriminator, nnx.Param)
-    state = WalkthroughState(g_params, d_params, g_tx.init(g_params), d_tx.init(d_params))
+    state = init_gan_state(generator, discriminator, g_tx, d_tx)
     state, metrics = run(state, data, key, num_steps)
     check_finite(metrics, where=f"the walkthrough recipe {recipe}", hint="a smaller lr")
     nnx.update(generator, state.g_params)
@@ -409,7 +396,7 @@ def sample_report(x_gen, x_ref, basis: PCABasis) -> dict:
 __all__ = [
     "ARTICLE", "ARTICLE_BATCH_SIZE", "ARTICLE_NUM_ITERATIONS", "D_HIDDEN", "FIXED",
     "FIXED_DISCRIMINATOR", "GAN_SETTINGS", "GENERATOR_LOSSES", "G_HIDDEN", "IMAGE_SHAPE", "KERAS_ADAM",
-    "KERAS_EPSILON", "NOISE_DIM", "PCABasis", "Recipe", "VAE_Z_DIM", "WalkthroughState", "X_DIM",
+    "KERAS_EPSILON", "NOISE_DIM", "PCABasis", "Recipe", "VAE_Z_DIM", "X_DIM",
     "article_discriminator", "article_generator", "article_rescale", "article_vae", "discriminator_report",
     "frechet_distance", "keras_binary_crossentropy", "make_recipe_run", "pca_basis", "project",
     "sample_report", "train_recipe",

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from course_lib import checkpoints, losses
 from course_lib.training import DivergenceError
 from course_lib.training import gan_lab as engine
+from course_lib.training import gan_lab_session as session
 from course_lib.widgets import gan_lab as lab_widget
 
 # Packing, a scale and R1 are on, so that one compilation of the burst covers every feature.
@@ -153,8 +154,8 @@ def test_canvas_draws_where_expected():
 
 def test_render_views_and_static_figure(steps):
     state = engine.init_lab_state(TINY, jax.random.key(0))
-    probes = lab_widget.make_probes(TINY)  # the widget's default sizes: compiled once for all tests
-    view = lab_widget.lab_snapshot(steps, state, probes, np.linspace(1.5, 1.2, 30), np.linspace(0.6, 0.9, 30))
+    probes = session.make_probes(TINY)  # the widget's default sizes: compiled once for all tests
+    view = session.lab_snapshot(steps, state, probes, np.linspace(1.5, 1.2, 30), np.linspace(0.6, 0.9, 30))
     images = lab_widget.render_lab_views(view, size=64)
     assert list(images) == list(lab_widget.VIEWS)
     assert all(im.shape == (64, 64, 3) and im.dtype == np.uint8 for im in images.values())

@@ -18,7 +18,7 @@ from flax import nnx
 from course_lib import data, walkthrough as wt
 from course_lib.exercises import ch06_walkthrough as ex
 from course_lib.models import count_params
-from course_lib.training import train_gan
+from course_lib.training import init_gan_state, train_gan
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,7 @@ def article_run():
                              g_tx=g_tx, d_tx=d_tx, batch_size=32)
 
     def fresh(g, d):
-        gp, dp = nnx.state(g, nnx.Param), nnx.state(d, nnx.Param)
-        return wt.WalkthroughState(gp, dp, g_tx.init(gp), d_tx.init(dp))
+        return init_gan_state(g, d, g_tx, d_tx)
 
     return run, fresh
 
