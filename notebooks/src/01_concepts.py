@@ -21,7 +21,7 @@
 # (`%matplotlib inline` makes the figures that `course_lib` returns show up as pictures.)
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -22,7 +22,7 @@
 # One setup cell (`%matplotlib inline` makes the figures that `course_lib` returns show up as pictures).
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax

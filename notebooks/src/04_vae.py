@@ -28,7 +28,7 @@
 # at a fixed threshold of 0.5.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import time
 
 import jax

@@ -24,7 +24,7 @@
 # One setup cell: the imports of the whole notebook and the device JAX uses.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax

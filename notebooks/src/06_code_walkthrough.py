@@ -22,7 +22,7 @@
 # `course_lib` returns as pictures), and the device JAX runs on.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax
