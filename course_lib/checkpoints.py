@@ -26,7 +26,6 @@ import math
 import os
 import pathlib
 import tempfile
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +33,8 @@ import numpy as np
 from flax import nnx
 from safetensors import SafetensorError
 from safetensors import numpy as safetensors_numpy
+
+from course_lib.model_state import array_info, flat_variables, path_to_name, variable_type, variable_value
 
 FORMAT_VERSION = 2
 """Version of the on-disk layout: 1 = msgpack arrays, 2 = safetensors arrays (same manifest keys)."""
@@ -46,18 +47,6 @@ MANIFEST_SUFFIX = ".json"
 
 REGENERATE_COMMAND = "python scripts/train_checkpoints.py"
 CONVERT_COMMAND = "python tools/convert_checkpoints.py"
-
-# Every nnx.Variable except RNG state (typed keys are not plain arrays and are
-# not part of what a model has learned) and sown intermediates (transient values).
-_SAVED = nnx.All(nnx.Variable, nnx.Not(nnx.RngState), nnx.Not(nnx.Intermediate))
-
-# flax 0.11 returns VariableState leaves from nnx.state; flax >= 0.12 returns Variables
-# (and keeps VariableState only as a deprecated alias of Variable).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    _VARIABLE_STATE = getattr(nnx, "VariableState", None)
-_VARIABLE_TYPES = tuple({nnx.Variable, _VARIABLE_STATE} - {None})
-
 
 class CheckpointError(ValueError):
     """A checkpoint file is corrupted, incomplete, or made for another model."""
@@ -107,56 +96,6 @@ def manifest_path(path) -> pathlib.Path:
     """The JSON manifest next to a checkpoint: ``vae.safetensors`` -> ``vae.safetensors.json``."""
     path = _check_path(path)
     return path.with_name(path.name + MANIFEST_SUFFIX)
-
-
-def _key_to_str(entry) -> str:
-    """One entry of a JAX key path as text, for DictKey/GetAttrKey/SequenceKey/etc."""
-    for attr in ("key", "name", "idx"):
-        if hasattr(entry, attr):
-            return str(getattr(entry, attr))
-    return str(entry).strip(".[]'\"")
-
-
-def _path_to_name(key_path) -> str:
-    parts = [_key_to_str(k) for k in key_path]
-    # If a Variable was flattened down to its array, drop its trailing ``.value``.
-    while len(parts) > 1 and parts[-1] == "value":
-        parts.pop()
-    return "/".join(parts)
-
-
-def _is_variable(x) -> bool:
-    return isinstance(x, _VARIABLE_TYPES)
-
-
-def _variable_value(variable):
-    get_value = getattr(variable, "get_value", None)
-    return get_value() if callable(get_value) else variable.value
-
-
-def _variable_type(variable) -> type:
-    if isinstance(variable, nnx.Variable):
-        return type(variable)
-    return variable.type  # flax 0.11 VariableState
-
-
-def _flat_variables(model):
-    """``(names, variables, treedef)`` of the model's saved state, in a fixed order."""
-    state = nnx.state(model, _SAVED)
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=_is_variable)
-    names = [_path_to_name(p) for p, _ in leaves]
-    if len(set(names)) != len(names):  # would only happen with exotic key types
-        raise CheckpointError(f"model state has duplicate parameter names: {names}")
-    return names, [v for _, v in leaves], treedef
-
-
-def _array_info(variable) -> dict:
-    value = np.asarray(_variable_value(variable))
-    return {
-        "shape": list(value.shape),
-        "dtype": str(value.dtype),
-        "type": _variable_type(variable).__name__,
-    }
 
 
 def _atomic_write(path: pathlib.Path, data: bytes) -> None:
@@ -218,18 +157,18 @@ def save_checkpoint(path, model, *, config: dict, metadata: dict | None = None) 
     config = _check_json_dict("config", config)
     metadata = {} if metadata is None else _check_json_dict("metadata", metadata)
 
-    names, variables, _ = _flat_variables(model)
-    flat = {name: np.asarray(_variable_value(v)) for name, v in zip(names, variables)}
+    names, variables, _ = flat_variables(model)
+    flat = {name: np.asarray(variable_value(v)) for name, v in zip(names, variables)}
     param_count = sum(
         int(math.prod(flat[n].shape))
         for n, v in zip(names, variables)
-        if issubclass(_variable_type(v), nnx.Param)
+        if issubclass(variable_type(v), nnx.Param)
     )
     import flax
 
     return write_checkpoint(
         path, flat, config=config, metadata=metadata, param_count=param_count,
-        arrays={name: _array_info(v) for name, v in zip(names, variables)},
+        arrays={name: array_info(v) for name, v in zip(names, variables)},
         versions={"jax": jax.__version__, "flax": flax.__version__},
     )
 
@@ -377,7 +316,7 @@ def load_checkpoint(path, model, *, expected_config: dict | None = None) -> dict
             )
     flat = _decode(path, data)
 
-    names, variables, treedef = _flat_variables(model)
+    names, variables, treedef = flat_variables(model)
     arch_note = (
         f"The checkpoint was made for a different architecture (saved config: "
         f"{json.dumps(saved_config, sort_keys=True)})."
@@ -395,7 +334,7 @@ def load_checkpoint(path, model, *, expected_config: dict | None = None) -> dict
         )
     new_leaves = []
     for name, variable in zip(names, variables):
-        target = _variable_value(variable)  # an array, or a ShapeDtypeStruct (see load_model)
+        target = variable_value(variable)  # an array, or a ShapeDtypeStruct (see load_model)
         saved = flat[name]
         if saved.shape != tuple(target.shape) or saved.dtype != np.dtype(target.dtype):
             raise CheckpointError(
@@ -442,7 +381,7 @@ def load_model(path, *, expected_config: dict | None = None):
 
 def _check_concrete(path: pathlib.Path, model) -> None:
     """Refuse a model that still holds abstract leaves (variables a checkpoint does not save)."""
-    abstract = [_path_to_name(p) for p, leaf in jax.tree_util.tree_leaves_with_path(nnx.state(model))
+    abstract = [path_to_name(p) for p, leaf in jax.tree_util.tree_leaves_with_path(nnx.state(model))
                 if isinstance(leaf, jax.ShapeDtypeStruct)]
     if abstract:
         raise CheckpointError(f"checkpoint {str(path)!r} does not hold {abstract[0]!r} ({len(abstract)} such), "
