@@ -70,21 +70,6 @@ def get_surface(name: str) -> Surface:
     return SURFACES[name]
 
 
-def loss_grid(name: str, resolution: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The surface on a grid over its plot limits: (xx, yy, zz), each (R, R)."""
-    get_surface(name)  # validates the name
-    resolution = _validate.positive_int("resolution", resolution, minimum=2)
-    return _loss_grid(name, resolution)
-
-
-@functools.lru_cache(maxsize=16)
-def _loss_grid(name, resolution):
-    s = SURFACES[name]
-    xx, yy = np.meshgrid(np.linspace(*s.xlim, resolution), np.linspace(*s.ylim, resolution))
-    zz = np.asarray(s.fn(np.stack([xx, yy], axis=-1)))
-    return xx, yy, zz
-
-
 def _optax(optimizer: str, lr):
     """The optax transformation for ``optimizer``; ``lr`` may be a traced scalar."""
     if optimizer == "sgd":
@@ -179,4 +164,4 @@ def distance_to_nearest_minimum(surface: str, point) -> float:
 
 
 __all__ = ["Surface", "SURFACES", "SURFACE_NAMES", "OPTIMIZERS", "MAX_STEPS", "Run", "get_surface",
-           "loss_grid", "run_optimizer", "distance_to_nearest_minimum"]
+           "run_optimizer", "distance_to_nearest_minimum"]

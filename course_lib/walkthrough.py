@@ -50,8 +50,6 @@ from course_lib.training.gan import GANState, discriminator_update, generator_up
 
 NOISE_DIM = 100
 """Size of the article's noise vector z."""
-IMAGE_SHAPE = (28, 28, 1)
-"""The article's image shape (height, width, channels)."""
 X_DIM = 28 * 28
 """Flattened image size."""
 G_HIDDEN = (256, 512)
@@ -135,13 +133,12 @@ def keras_binary_crossentropy(y_true, y_pred) -> jax.Array:
     y_true = jnp.asarray(_validate.array("y_true", y_true, dtype_kind="number"), jnp.float32)
     _validate.array("y_pred", y_pred, dtype_kind="float")
     try:
-        shape = jnp.broadcast_shapes(y_true.shape, y_pred.shape)
+        jnp.broadcast_shapes(y_true.shape, y_pred.shape)  # called for its error only
     except ValueError as err:
         raise ValueError(
             f"y_true of shape {tuple(y_true.shape)} cannot be broadcast against y_pred of shape "
             f"{tuple(y_pred.shape)} (Keras fails here too: the target must have the output's shape)"
         ) from err
-    del shape
     p = jnp.clip(y_pred, KERAS_EPSILON, 1.0 - KERAS_EPSILON)
     bce = -(y_true * jnp.log(p + KERAS_EPSILON) + (1.0 - y_true) * jnp.log(1.0 - p + KERAS_EPSILON))
     return jnp.mean(bce, axis=-1)
@@ -395,7 +392,7 @@ def sample_report(x_gen, x_ref, basis: PCABasis) -> dict:
 
 __all__ = [
     "ARTICLE", "ARTICLE_BATCH_SIZE", "ARTICLE_NUM_ITERATIONS", "D_HIDDEN", "FIXED",
-    "FIXED_DISCRIMINATOR", "GAN_SETTINGS", "GENERATOR_LOSSES", "G_HIDDEN", "IMAGE_SHAPE", "KERAS_ADAM",
+    "FIXED_DISCRIMINATOR", "GAN_SETTINGS", "GENERATOR_LOSSES", "G_HIDDEN", "KERAS_ADAM",
     "KERAS_EPSILON", "NOISE_DIM", "PCABasis", "Recipe", "VAE_Z_DIM", "X_DIM",
     "article_discriminator", "article_generator", "article_rescale", "article_vae", "discriminator_report",
     "frechet_distance", "keras_binary_crossentropy", "make_recipe_run", "pca_basis", "project",

@@ -72,6 +72,18 @@ def test_burst_compiles_once_across_dynamic_changes(steps):
     assert engine.make_lab_steps(TINY.replace(d_lr=1.0)).burst is steps.burst  # cached by static fields
 
 
+def test_switching_r1_on_recompiles_and_changing_its_weight_does_not():
+    off = TINY.replace(r1_gamma=0.0)
+    steps_off, steps_on = engine.make_lab_steps(off), engine.make_lab_steps(TINY)
+    assert off.static_key != TINY.static_key and steps_off.burst is not steps_on.burst  # a new program
+    assert engine.make_lab_steps(TINY.replace(r1_gamma=5.0)).burst is steps_on.burst  # same program
+    state = engine.init_lab_state(TINY, jax.random.key(0))
+    engine.run_burst(steps_on, state, jax.random.key(1), 3, "both", TINY)
+    before = steps_on.burst.num_traces
+    _, metrics = engine.run_burst(steps_on, state, jax.random.key(1), 3, "both", TINY.replace(r1_gamma=5.0))
+    assert steps_on.burst.num_traces == before and np.all(metrics["r1"] > 0)
+
+
 def test_modes_update_only_the_chosen_player(steps):
     state = engine.init_lab_state(TINY, jax.random.key(1))
     d_only, _ = engine.run_burst(steps, state, jax.random.key(2), 5, "d")

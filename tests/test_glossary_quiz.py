@@ -123,7 +123,7 @@ def test_quiz_questions_are_well_formed():
     assert len({q.correct for q in quiz.QUESTIONS.values()}) >= 3  # the right letter varies
 
 
-def test_quiz_accepts_the_right_answers(capsys):
+def test_quiz_output_format_for_the_answer_key(capsys):
     right = quiz.check_quiz(_right_answers)
     out = capsys.readouterr().out
     assert right == len(quiz.QUESTIONS)

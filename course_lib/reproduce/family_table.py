@@ -4,9 +4,10 @@
     python -m course_lib reproduce family-table --quick --json  # a smoke test (numbers mean nothing)
 
 Protocol. The 8x8 digits with their fixed 1000 / 350 / 447 split (the split of 04_vae.ipynb),
-17 grey levels. Each family trains on the 1,000 training images with a fixed seed, keeps
-the parameters with the best validation score (checked every few epochs), and is then
-measured on the 447 test images:
+17 grey levels. Each family trains on the 1,000 training images with a fixed seed; the
+likelihood families (autoregressive, flow, VAE, diffusion) keep the parameters with the best
+validation score (checked every few epochs), the GAN, which has no likelihood to validate,
+keeps its last parameters. Each is then measured on the 447 test images:
 
 - ``test_nll_nats``: the negative log-likelihood in nats per image, with ``nll_kind`` saying
   what the number is: exact (autoregressive), an upper bound (the flow, through uniform

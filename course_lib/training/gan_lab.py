@@ -7,8 +7,10 @@ mode-collapse fixes need:
 
 - stepping both players, the discriminator only or the generator only (``mode``);
 - hyperparameters that can change between bursts *without recompiling*: learning rates,
-  loss kind, D steps per G step, R1 weight and the learning-rate schedule travel into the
-  compiled function as numbers (a :class:`Hyper`), so moving a slider costs nothing;
+  loss kind, D steps per G step, the R1 weight (once R1 is on: switching it on or off, i.e.
+  gamma = 0 <-> gamma > 0, builds another program, see :attr:`LabConfig.static_key`) and the
+  learning-rate schedule travel into the compiled function as numbers (a :class:`Hyper`), so
+  moving a slider costs nothing;
 - packing (PacGAN, Lin et al., 2018): the discriminator judges ``pack`` samples at once,
   concatenated into one vector of size ``pack * 2``; a generator that puts all its samples
   on one mode produces packs that look nothing like packs of real data;

@@ -54,6 +54,15 @@ class VAESteps(NamedTuple):
     evaluate: CompiledStep
 
 
+def free_bits_kl(kl_per_dim, free_bits: float) -> jax.Array:
+    """The free-bits KL objective sum_j max(lambda, mean_batch KL_j): kl_per_dim (B, J) -> scalar.
+
+    A dimension whose batch-mean KL is below lambda = ``free_bits`` contributes the constant
+    lambda, so its gradient is zero and the encoder is not pushed to close it further.
+    """
+    return jnp.sum(jnp.maximum(free_bits, jnp.mean(kl_per_dim, axis=0)))
+
+
 def make_vae_steps(model: VAE, tx: optax.GradientTransformation, *, free_bits: float = 0.0,
                    mesh=None) -> VAESteps:
     """Build the jitted train step, scan-fused epoch and evaluation for ``model``.
@@ -73,7 +82,7 @@ def make_vae_steps(model: VAE, tx: optax.GradientTransformation, *, free_bits: f
     def loss_fn(params, x, key, beta):
         terms = nnx.merge(graphdef, params).negative_elbo(x, key)
         if free_bits > 0:
-            kl_obj = jnp.sum(jnp.maximum(free_bits, jnp.mean(terms["kl_per_dim"], axis=0)))
+            kl_obj = free_bits_kl(terms["kl_per_dim"], free_bits)
         else:
             kl_obj = jnp.mean(terms["kl"])
         objective = jnp.mean(terms["rec"]) + beta * kl_obj
