@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_lib import checkpoints, losses
+from course_lib import checkpoints, losses, plotting
 from course_lib.training import DivergenceError
 from course_lib.training import gan_lab as engine
 from course_lib.training import gan_lab_session as session
@@ -173,7 +173,7 @@ def test_render_views_and_static_figure(steps):
     assert all(im.shape == (64, 64, 3) and im.dtype == np.uint8 for im in images.values())
     assert view.x_fake.shape == (300, 2) and view.d_grid.shape == (48, 48) and view.push.shape == (120, 2)
     assert images["discriminator"].std() > 0 and images["losses"].std() > 0
-    assert lab_widget.rgb_to_png(images["samples"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plotting.png_bytes(images["samples"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert isinstance(lab_widget.lab_figure(view, size=64), Figure)
     with pytest.raises(ValueError, match="unknown views"):
         lab_widget.render_lab_views(view, views=("histogram",))

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 from matplotlib.figure import Figure
 
-from course_lib import checkpoints
+from course_lib import checkpoints, plotting
 from course_lib.checkpoints import CheckpointError
 from course_lib.models import VAE
 from course_lib.widgets import latent
@@ -68,10 +68,12 @@ def test_decoder_rejects_bad_latents(decoder, small):
 
 def test_rgb_png_round_trip():
     rgb = np.asarray(jax.random.randint(jax.random.key(1), (7, 5, 3), 0, 256), np.uint8)
-    decoded = png_pixels(latent.rgb_to_png(rgb))
+    decoded = png_pixels(plotting.png_bytes(rgb))
     np.testing.assert_array_equal(np.round(decoded[..., :3] * 255).astype(np.uint8), rgb)
     with pytest.raises(ValueError, match="3 channels"):
-        latent.rgb_to_png(np.zeros((4, 4, 4), np.uint8))
+        plotting.png_bytes(np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="0..255"):
+        plotting.png_bytes(np.full((2, 2), 300))
 
 
 def test_code_scatter_figure(small):

@@ -21,13 +21,12 @@ bytes: a frame costs tens of milliseconds. :func:`render_lab_views` is the pure 
 """
 from __future__ import annotations
 
-import io
 import math
 
 import ipywidgets as widgets
 import numpy as np
 
-from course_lib import _validate, losses
+from course_lib import _validate, losses, plotting
 from course_lib.data import toy
 from course_lib.training import gan_lab as engine
 from course_lib.training.core import OPTIMIZERS
@@ -145,16 +144,6 @@ def _cached_lut(name: str) -> np.ndarray:
     if name not in _LUTS:
         _LUTS[name] = _lut(name)
     return _LUTS[name]
-
-
-def rgb_to_png(rgb) -> bytes:
-    """Encode an (H, W, 3) uint8 image as PNG bytes (fast compression)."""
-    from PIL import Image
-
-    _validate.array("rgb", rgb, ndim=3, shape=(None, None, 3), dtype_kind="int")
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, np.uint8)).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- views
@@ -326,7 +315,7 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
     def draw(message: str) -> None:
         rgb = render_lab_views(lab.snapshot(), size=size)
         for name, image in images.items():
-            image.value = rgb_to_png(rgb[name])
+            image.value = plotting.png_bytes(rgb[name])
         status.ok(f"step {lab.step}: {message}  ({timer.last_ms:.0f} ms)" if timer.samples_ms
                   else f"step {lab.step}: {message}")
 
@@ -337,7 +326,7 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
                 metrics = lab.advance(n, mode.value)
                 rgb = render_lab_views(lab.snapshot(), size=size)
                 for name, image in images.items():
-                    image.value = rgb_to_png(rgb[name])
+                    image.value = plotting.png_bytes(rgb[name])
         except Exception:
             _set_playing(play, False)
             raise

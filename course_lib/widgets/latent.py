@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-import struct
-import zlib
 
 import ipywidgets as widgets
 import jax.numpy as jnp
@@ -212,23 +210,6 @@ def _strip(images: np.ndarray, gap: int = 1) -> np.ndarray:
     return out
 
 
-def rgb_to_png(rgb) -> bytes:
-    """Encode an (H, W, 3) uint8 image as PNG bytes (NumPy + zlib, a few ms for 300x300)."""
-    _validate.array("rgb", rgb, ndim=3, dtype_kind="int")
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w, c = rgb.shape
-    if c != 3:
-        raise ValueError(f"rgb must have 3 channels, got shape {rgb.shape}")
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1).tobytes()
-
-    def chunk(tag, payload):
-        body = tag + payload
-        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
-
-
 class CodeMap:
     """The code scatter rendered once to pixels; ``png(z, path)`` draws the live marker in NumPy."""
 
@@ -257,7 +238,7 @@ class CodeMap:
                 self._dot(img, p, radius=1.5, color=(0, 0, 0))
         if z is not None:
             self._cross(img, z)
-        return rgb_to_png(img)
+        return plotting.png_bytes(img)
 
     def _dot(self, img, z, *, radius, color):
         r, c = self.pixel(z)
