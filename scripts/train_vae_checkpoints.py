@@ -24,7 +24,7 @@ from flax import nnx
 from course_lib import checkpoints, pretrained
 from course_lib.evaluation.likelihood import estimate_log_likelihood
 from course_lib.models.vae import VAE
-from course_lib.reproduce.vae import load_vae_data
+from course_lib.data import load_vae_data
 from course_lib.training import train_vae
 
 SETTINGS = {

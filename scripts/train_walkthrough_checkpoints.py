@@ -28,7 +28,8 @@ import time
 import jax
 import numpy as np
 
-from course_lib import data, pretrained, walkthrough as wt
+from course_lib import data, pretrained
+from course_lib.lessons import walkthrough as wt
 from course_lib.checkpoints import save_checkpoint
 from course_lib.paths import checkpoint_dir
 from course_lib.training import evaluate_vae, train_gan, train_vae

@@ -27,7 +27,7 @@ LONG_FUNCTIONS = {
     "widgets/gan_lab.py:gan_lab": 94,
 }
 LONG_MODULES = {
-    "reproduce/family_table.py": 638,
+    "reproduce/family_table.py": 639,
 }
 
 
@@ -103,3 +103,35 @@ def test_repository_url_has_one_home():
               if url in p.read_text(encoding="utf-8")]
     assert places == []
     assert url in (ROOT / "pyproject.toml").read_text()
+
+
+def test_one_notebook_registry_names_every_notebook():
+    from course_lib import lessons
+
+    stems = sorted(p.stem for p in (ROOT / "notebooks" / "src").glob("*.py"))
+    assert sorted(lessons.NOTEBOOKS) == stems
+    assert all(title.startswith(stem[:2] + " ") for stem, title in lessons.NOTEBOOKS.items())
+
+
+def test_lesson_content_is_apart_from_the_infrastructure():
+    """The lesson modules live in course_lib/lessons/, not at the top of the library."""
+    lessons = {"glossary", "timeline", "walkthrough", "families", "games", "surfaces", "distributions",
+               "gradient_estimators", "quiz"}
+    top = {p.stem for p in LIBRARY.glob("*.py")}
+    assert not lessons & top
+    assert lessons <= {p.stem for p in (LIBRARY / "lessons").glob("*.py")}
+
+
+def test_no_private_name_is_imported_across_modules():
+    found = []
+    for path in _library_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_lib"):
+                found += [f"{path.relative_to(LIBRARY)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and a.name != "__version__" and not _is_package_private(node, a)]
+    assert found == []
+
+
+def _is_package_private(node, alias) -> bool:
+    """``from course_lib import _validate``: the shared private helper module is allowed."""
+    return node.module == "course_lib" and alias.name == "_validate"

@@ -16,7 +16,7 @@ from course_lib.exercises import ch05_gan
 from course_lib.models import Generator
 from course_lib.reproduce import registry
 from course_lib.reproduce.gan import RECIPES, config_summary
-from course_lib import games
+from course_lib.lessons import games
 from course_lib.training.gan import fit_discriminator
 
 # --------------------------------------------------------------------------- exercises

@@ -14,6 +14,7 @@ from flax import nnx
 from course_lib import checkpoints, losses, pretrained
 from course_lib.__main__ import main as cli
 from course_lib.checkpoints import CheckpointError
+from course_lib.data import load_vae_data
 from course_lib.exercises import ch04_vae
 from course_lib.models import VAE
 from course_lib.reproduce import registry
@@ -83,13 +84,13 @@ def test_reproduce_quick_prints_the_promised_fields(capsys):
 
 
 def test_vae_data_conventions():
-    d = rep.load_vae_data("digits")
+    d = load_vae_data("digits")
     assert d["train"].shape == (1000, 64) and d["val"].shape == (350, 64) and d["test"].shape == (447, 64)
     assert d["train"].dtype == np.int32 and d["train"].max() == 16 and d["likelihood"] == "categorical"
-    m = rep.load_vae_data("mnist5k")
+    m = load_vae_data("mnist5k")
     assert set(np.unique(m["test"])) == {0.0, 1.0} and m["likelihood"] == "bernoulli"
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
-        rep.load_vae_data("cifar")
+        load_vae_data("cifar")
     with pytest.raises(ValueError, match="unknown name"):
         rep.run_experiment("vae-cifar", 0)
 
@@ -113,7 +114,7 @@ def test_pretrained_checkpoints_are_small_verified_and_documented():
 
 def test_pretrained_model_matches_its_recorded_test_elbo():
     model, manifest = pretrained.load(pretrained.beta_vae(1.0))
-    x = jnp.asarray(rep.load_vae_data("mnist5k")["test"])
+    x = jnp.asarray(load_vae_data("mnist5k")["test"])
     mu, logvar = model.encode(x)  # recomputed here from the model's pieces, one z per image
     z = mu + jnp.exp(0.5 * logvar) * jax.random.normal(jax.random.key(0), mu.shape)
     nelbo = float(jnp.mean(losses.gaussian_kl(mu, logvar) - model.log_likelihood(x, model.decode(z))))

@@ -1,4 +1,4 @@
-"""Tests for course_lib.walkthrough (06_code_walkthrough) and its exercise checks.
+"""Tests for course_lib.lessons.walkthrough (06_code_walkthrough) and its exercise checks.
 
 The two trainings the issue asks for: the faithful re-creation of the article's program,
 whose discriminator never improves at telling real digits from anything else, and the
@@ -15,7 +15,8 @@ import pytest
 import scipy.linalg
 from flax import nnx
 
-from course_lib import data, walkthrough as wt
+from course_lib import data
+from course_lib.lessons import walkthrough as wt
 from course_lib.exercises import ch06_walkthrough as ex
 from course_lib.models import count_params
 from course_lib.training import init_gan_state, train_gan

@@ -21,7 +21,7 @@ import optax
 from flax import nnx
 
 from course_lib import _validate, checkpoints, paths
-from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, MLP, check_sizes
 from course_lib.models.registry import build_from_config, register
 from course_lib.training.core import CompiledStep, History, check_finite, make_optimizer
 
@@ -44,7 +44,7 @@ class DigitClassifier(nnx.Module):
     def __init__(self, in_dim: int = 64, hidden: Sequence[int] = (256, 128), num_classes: int = 10, *,
                  activation: str = "relu", rngs: nnx.Rngs):
         self.in_dim = _validate.positive_int("in_dim", in_dim)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         if not self.hidden:
             raise ValueError("hidden must have at least one layer width (the feature layer)")
         self.num_classes = _validate.positive_int("num_classes", num_classes, minimum=2)

@@ -35,7 +35,7 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate, losses
-from course_lib.models.mlp import ACTIVATIONS, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, check_sizes
 from course_lib.models.registry import build_from_config, register
 
 INPUTS = ("one_hot", "scalar")
@@ -90,7 +90,7 @@ def made_masks(dim: int, hidden: Sequence[int], order=None) -> list[np.ndarray]:
     output) is over D outputs; a model with K values per output repeats its columns K times.
     """
     dim = _validate.positive_int("dim", dim, minimum=2)
-    hidden = _check_sizes("hidden", hidden)
+    hidden = check_sizes("hidden", hidden)
     d_in = np.arange(1, dim + 1) if order is None else input_degrees(order)
     degrees = [d_in] + [hidden_degrees(dim, h) for h in hidden]
     masks = [(b[None, :] >= a[:, None]).astype(np.float32) for a, b in zip(degrees[:-1], degrees[1:])]
@@ -133,7 +133,7 @@ class MADE(nnx.Module):
                  activation: str = "relu", rngs: nnx.Rngs):
         self.dim = _validate.positive_int("dim", dim, minimum=2)
         self.num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         if not self.hidden:
             raise ValueError("hidden must have at least one layer width")
         self.activation = _validate.one_of("activation", activation, ACTIVATIONS)

@@ -32,7 +32,7 @@ from flax import nnx
 from jax.scipy.special import log_ndtr
 
 from course_lib import _validate
-from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, MLP, check_sizes
 from course_lib.models.registry import build_from_config, register
 
 SCHEDULES = ("linear", "cosine")
@@ -177,7 +177,7 @@ class EpsModel(nnx.Module):
                  time_dim: int = 32, activation: str = "gelu", rngs: nnx.Rngs):
         self.dim = _validate.positive_int("dim", dim)
         self.num_steps = _validate.positive_int("num_steps", num_steps, minimum=2)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.time_dim = _validate.positive_int("time_dim", time_dim, minimum=2)
         self.activation = _validate.one_of("activation", activation, ACTIVATIONS)
         self.net = MLP((dim + time_dim, *self.hidden, dim), activation=activation, rngs=rngs)

@@ -30,7 +30,7 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate
-from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, MLP, check_sizes
 from course_lib.models.registry import build_from_config, register
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -125,7 +125,7 @@ class RealNVP(nnx.Module):
                  activation: str = "relu", rngs: nnx.Rngs):
         self.dim = _validate.positive_int("dim", dim, minimum=2)
         self.num_layers = _validate.positive_int("num_layers", num_layers)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.masks_kind = _validate.one_of("masks", masks, MASK_KINDS)
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
         self.activation = _validate.one_of("activation", activation, ACTIVATIONS)

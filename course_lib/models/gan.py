@@ -14,7 +14,7 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate
-from course_lib.models.mlp import MLP, _check_sizes
+from course_lib.models.mlp import MLP, check_sizes
 from course_lib.models.registry import build_from_config, register
 
 OUTPUT_ACTIVATIONS = {"none": lambda x: x, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
@@ -35,7 +35,7 @@ class Generator(nnx.Module):
                  activation: str = "relu", output: str = "none", rngs: nnx.Rngs):
         self.noise_dim = _validate.positive_int("noise_dim", noise_dim)
         self.out_dim = _validate.positive_int("out_dim", out_dim)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.output = _validate.one_of("output", output, OUTPUT_ACTIVATIONS)
         self.activation = activation
         self.net = MLP((self.noise_dim, *self.hidden, self.out_dim), activation=activation, rngs=rngs)
@@ -101,7 +101,7 @@ class Discriminator(nnx.Module):
     def __init__(self, in_dim: int, hidden: Sequence[int] = (128, 128), *,
                  activation: str = "relu", rngs: nnx.Rngs):
         self.in_dim = _validate.positive_int("in_dim", in_dim)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.activation = activation
         self.net = MLP((self.in_dim, *self.hidden, 1), activation=activation, rngs=rngs)
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from course_lib import _validate, losses
-from course_lib.models.mlp import MLP, _check_sizes
+from course_lib.models.mlp import MLP, check_sizes
 from course_lib.models.registry import build_from_config, register
 
 LIKELIHOODS = ("bernoulli", "categorical", "gaussian")
@@ -80,7 +80,7 @@ class VAE(nnx.Module):
                  activation: str = "relu", rngs: nnx.Rngs):
         x_dim = _validate.positive_int("x_dim", x_dim)
         z_dim = _validate.positive_int("z_dim", z_dim)
-        hidden = _check_sizes("hidden", hidden)
+        hidden = check_sizes("hidden", hidden)
         _validate.one_of("likelihood", likelihood, LIKELIHOODS)
         if likelihood == "categorical":
             if num_levels is None:

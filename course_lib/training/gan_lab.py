@@ -36,7 +36,7 @@ from flax import nnx
 from course_lib import _validate, losses
 from course_lib.data import toy
 from course_lib.models.gan import Discriminator, Generator, ToyGenerator
-from course_lib.models.mlp import ACTIVATIONS, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, check_sizes
 from course_lib.training.core import OPTIMIZERS, CompiledStep, make_optimizer
 from course_lib.training.gan import GANState, discriminator_update, generator_update
 
@@ -82,8 +82,8 @@ class LabConfig:
         toy._params(self.target, params)  # raises for unknown or invalid overrides
         object.__setattr__(self, "target_params", tuple(sorted(params.items())))
         _validate.positive_int("noise_dim", self.noise_dim)
-        object.__setattr__(self, "g_hidden", _check_sizes("g_hidden", self.g_hidden))
-        object.__setattr__(self, "d_hidden", _check_sizes("d_hidden", self.d_hidden))
+        object.__setattr__(self, "g_hidden", check_sizes("g_hidden", self.g_hidden))
+        object.__setattr__(self, "d_hidden", check_sizes("d_hidden", self.d_hidden))
         _validate.one_of("g_activation", self.g_activation, ACTIVATIONS)
         _validate.one_of("d_activation", self.d_activation, ACTIVATIONS)
         _validate.one_of("optimizer", self.optimizer, OPTIMIZERS)

@@ -1,6 +1,6 @@
 """Figures and the live widget of 01_concepts.ipynb.
 
-- :func:`render_family` (pure): fit one family's miniature model (:mod:`course_lib.families`)
+- :func:`render_family` (pure): fit one family's miniature model (:mod:`course_lib.lessons.families`)
   to a toy distribution and draw data, model samples and, where the model has one, its density.
 - :func:`render_family_gallery`: every family side by side (the static version of the widget).
 - :func:`classifier_figure`: decision regions of fitted classifiers on 2-D data
@@ -18,7 +18,8 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_lib import _validate, families, plotting
+from course_lib import _validate, plotting
+from course_lib.lessons import families
 from course_lib.data import toy
 from course_lib.widgets.core import Panel, Status, Timer, guarded
 
@@ -82,7 +83,7 @@ def render_family(name: str, family: str, num_samples: int = 1000, seed: int = 0
 
     Args:
       name: a toy distribution (:data:`course_lib.data.TOY_NAMES`).
-      family: one of :data:`course_lib.families.FAMILIES`.
+      family: one of :data:`course_lib.lessons.families.FAMILIES`.
       num_samples: model samples to draw (1..MAX_SAMPLES = 2000).
       seed: fixes the training data, the fit and the samples.
 

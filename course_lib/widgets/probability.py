@@ -16,7 +16,8 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_lib import _validate, distributions, plotting
+from course_lib import _validate, plotting
+from course_lib.lessons import distributions
 from course_lib.widgets.core import Panel, Status, Timer, guarded
 
 # --------------------------------------------------------------------------- mixture explorer
@@ -34,35 +35,9 @@ def mixture_data() -> np.ndarray:
     return np.asarray(distributions.sample(HIDDEN_MIXTURE, jax.random.key(0), NUM_DATA), np.float64)
 
 
-def em_fit(x, num_components: int = 3, num_iters: int = 200, seed: int = 0) -> distributions.Mixture1D:
-    """Maximum-likelihood 1-D Gaussian mixture by expectation-maximisation (Dempster et al. 1977).
-
-    E-step: r_nk = pi_k N(x_n; mu_k, s_k^2) / sum_j pi_j N(x_n; mu_j, s_j^2)
-    M-step: pi_k = mean_n r_nk;  mu_k = sum_n r_nk x_n / sum_n r_nk;  s_k^2 = sum_n r_nk (x_n - mu_k)^2 / sum_n r_nk
-    """
-    _validate.array("x", x, ndim=1, dtype_kind="number")
-    k = _validate.positive_int("num_components", num_components)
-    num_iters = _validate.positive_int("num_iters", num_iters)
-    x = np.asarray(x, np.float64)
-    rng = np.random.default_rng(_validate.positive_int("seed", seed, minimum=0))
-    means = np.sort(rng.choice(x, k, replace=False))
-    scales = np.full(k, x.std())
-    weights = np.full(k, 1.0 / k)
-    for _ in range(num_iters):
-        log_r = np.log(weights) - np.log(scales) - 0.5 * ((x[:, None] - means) / scales) ** 2  # (N, K)
-        log_r -= log_r.max(axis=1, keepdims=True)
-        r = np.exp(log_r)
-        r /= r.sum(axis=1, keepdims=True)
-        nk = r.sum(axis=0) + 1e-12
-        weights = nk / x.shape[0]
-        means = (r * x[:, None]).sum(axis=0) / nk
-        scales = np.sqrt((r * (x[:, None] - means) ** 2).sum(axis=0) / nk) + 1e-6
-    return distributions.mixture(weights, means, scales)
-
-
 @functools.lru_cache(maxsize=1)
 def _em_reference() -> tuple[distributions.Mixture1D, float]:
-    fit = em_fit(mixture_data())
+    fit = distributions.em_fit(mixture_data())
     return fit, float(np.mean(distributions.log_density(fit, mixture_data())))
 
 
@@ -287,5 +262,5 @@ def kl_explorer(mu: float = 0.0, sigma: float = 1.0, target: str = "two equal mo
     return panel
 
 
-__all__ = ["HIDDEN_MIXTURE", "KL_TARGETS", "mixture_data", "em_fit", "render_mixture", "mixture_explorer",
+__all__ = ["HIDDEN_MIXTURE", "KL_TARGETS", "mixture_data", "render_mixture", "mixture_explorer",
            "kl_optima", "render_kl", "kl_explorer"]

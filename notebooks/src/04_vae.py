@@ -39,10 +39,11 @@ from IPython.display import display
 from scipy import special, stats
 
 from course_lib import losses, plotting, pretrained
+from course_lib.data import load_vae_data
 from course_lib.evaluation import likelihood as lik
 from course_lib.exercises import ch04_vae
 from course_lib.models import VAE, count_params
-from course_lib.reproduce.vae import ANCHORS_DIGITS, SETTINGS, load_vae_data
+from course_lib.reproduce.vae import ANCHORS_DIGITS, SETTINGS
 from course_lib.training import History, train_vae
 from course_lib.widgets import latent
 

@@ -34,7 +34,8 @@ from IPython.display import display
 from scipy import linalg, stats
 from scipy.spatial.distance import jensenshannon
 
-from course_lib import data, games, losses, plotting, pretrained
+from course_lib import data, losses, plotting, pretrained
+from course_lib.lessons import games
 from course_lib.evaluation import classifier as clf_lib
 from course_lib.evaluation.frechet import frechet_distance, image_quality
 from course_lib.evaluation.modes import mode_coverage

@@ -35,7 +35,8 @@ import scipy.stats
 from flax import nnx
 from IPython.display import display
 
-from course_lib import data, losses, plotting, pretrained, walkthrough as wt
+from course_lib import data, losses, plotting, pretrained
+from course_lib.lessons import walkthrough as wt
 from course_lib.checkpoints import load_checkpoint
 from course_lib.exercises.ch06_walkthrough import (check_discriminator_loss, check_negative_elbo,
                                                    check_to_unit_interval)

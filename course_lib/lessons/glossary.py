@@ -8,7 +8,7 @@ use this table to move between the two literatures.
 
 Usage::
 
-    from course_lib import glossary
+    from course_lib.lessons import glossary
     glossary.lookup("ELBO").chinese          # '证据下界'
     glossary.lookup("模式坍塌").english       # 'mode collapse' (a variant also matches)
     glossary.to_markdown()                    # the whole table, for IPython.display.Markdown
@@ -19,17 +19,7 @@ import difflib
 from collections.abc import Iterable
 from typing import NamedTuple
 
-NOTEBOOKS = {
-    "01_concepts": "01 Concepts",
-    "02_probability": "02 Probability",
-    "03_gradient_descent": "03 Gradient descent",
-    "04_vae": "04 The VAE",
-    "05_gan": "05 The GAN",
-    "06_code_walkthrough": "06 Code walkthrough",
-    "07_beyond": "07 Beyond VAEs and GANs",
-    "08_faq_glossary": "08 FAQ and glossary",
-}
-"""Notebook file stems (without .ipynb) and their short titles."""
+from course_lib.lessons import NOTEBOOKS
 
 
 class Term(NamedTuple):
@@ -38,7 +28,7 @@ class Term(NamedTuple):
     english: the English term (with its usual abbreviation in parentheses, if any).
     chinese: the standard Chinese term.
     definition: one sentence, in English.
-    notebook: stem of the notebook that teaches it (a key of :data:`NOTEBOOKS`).
+    notebook: stem of the notebook that teaches it (a key of :data:`course_lib.lessons.NOTEBOOKS`).
     variants: other Chinese renderings in common use (may be empty).
     """
 
@@ -289,4 +279,4 @@ def to_markdown(terms: Iterable[Term] | None = None, *, link: bool = True) -> st
     return "\n".join(lines)
 
 
-__all__ = ["NOTEBOOKS", "TERMS", "Term", "lookup", "search", "to_markdown"]
+__all__ = ["TERMS", "Term", "lookup", "search", "to_markdown"]

@@ -324,7 +324,33 @@ def fit_reverse_kl(p: Mixture1D, mu0: float, sigma0: float, *, lr: float = 0.05,
     return float(theta[0]), float(jnp.exp(theta[1])), np.asarray(values)
 
 
-__all__ = [
+def em_fit(x, num_components: int = 3, num_iters: int = 200, seed: int = 0) -> Mixture1D:
+    """Maximum-likelihood 1-D Gaussian mixture by expectation-maximisation (Dempster et al. 1977).
+
+    E-step: r_nk = pi_k N(x_n; mu_k, s_k^2) / sum_j pi_j N(x_n; mu_j, s_j^2)
+    M-step: pi_k = mean_n r_nk;  mu_k = sum_n r_nk x_n / sum_n r_nk;  s_k^2 = sum_n r_nk (x_n - mu_k)^2 / sum_n r_nk
+    """
+    _validate.array("x", x, ndim=1, dtype_kind="number")
+    k = _validate.positive_int("num_components", num_components)
+    num_iters = _validate.positive_int("num_iters", num_iters)
+    x = np.asarray(x, np.float64)
+    rng = np.random.default_rng(_validate.positive_int("seed", seed, minimum=0))
+    means = np.sort(rng.choice(x, k, replace=False))
+    scales = np.full(k, x.std())
+    weights = np.full(k, 1.0 / k)
+    for _ in range(num_iters):
+        log_r = np.log(weights) - np.log(scales) - 0.5 * ((x[:, None] - means) / scales) ** 2  # (N, K)
+        log_r -= log_r.max(axis=1, keepdims=True)
+        r = np.exp(log_r)
+        r /= r.sum(axis=1, keepdims=True)
+        nk = r.sum(axis=0) + 1e-12
+        weights = nk / x.shape[0]
+        means = (r * x[:, None]).sum(axis=0) / nk
+        scales = np.sqrt((r * (x[:, None] - means) ** 2).sum(axis=0) / nk) + 1e-6
+    return mixture(weights, means, scales)
+
+
+__all__ = ["em_fit", 
     "NUM_NODES", "DIRECTIONS", "Mixture1D", "mixture", "gaussian", "log_density", "sample",
     "moments", "expectation", "kl_divergence", "js_divergence", "fit_forward_kl", "fit_reverse_kl",
     "gaussian_fit_kl", "kl_landscape",
