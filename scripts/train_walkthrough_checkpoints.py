@@ -31,6 +31,7 @@ import numpy as np
 from course_lib import data, pretrained
 from course_lib.lessons import walkthrough as wt
 from course_lib.checkpoints import save_checkpoint
+from course_lib.evaluation import pca
 from course_lib.paths import checkpoint_dir
 from course_lib.training import evaluate_vae, train_gan, train_vae
 
@@ -42,13 +43,13 @@ def train_gan_checkpoint(out_dir: pathlib.Path, *, num_steps: int, seed: int) ->
     """Train the fixed GAN and save its generator; returns the manifest."""
     x_train = data.to_unit_interval(data.load_mnist5k("train").x, 256)  # (4000, 784) in [0, 1]
     x_test = data.to_unit_interval(data.load_mnist5k("test").x, 256)  # (500, 784)
-    basis = wt.pca_basis(x_train)
+    basis = pca.pca_basis(x_train)
     generator = wt.article_generator(seed, output="tanh")
     discriminator = wt.article_discriminator(seed + 1)
 
     def frechet() -> float:
         x_gen = wt.article_rescale(generator.sample(jax.random.key(10_000 + seed), EVAL_SAMPLES))  # [-1,1] -> [0,1]
-        return wt.frechet_distance(np.asarray(x_gen), x_test, basis)
+        return pca.pca_frechet_distance(np.asarray(x_gen), x_test, basis)
 
     before = frechet()
     start = time.perf_counter()

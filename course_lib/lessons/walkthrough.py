@@ -38,11 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import scipy.linalg
 from flax import nnx
 
 from course_lib import _validate, losses
-from course_lib.evaluation import frechet
+from course_lib.evaluation.pca import PCABasis, pca_frechet_distance
 from course_lib.models.gan import Discriminator, Generator, check_players
 from course_lib.models.vae import VAE
 from course_lib.training.core import CompiledStep, History, check_finite
@@ -331,70 +330,23 @@ def discriminator_report(discriminator: Discriminator, x_real, x_other) -> dict:
     }
 
 
-class PCABasis(NamedTuple):
-    """A principal-component basis of a dataset: mean (D,) and components (D, K), orthonormal columns."""
-
-    mean: np.ndarray
-    components: np.ndarray
-
-
-def pca_basis(x, num_components: int = 20) -> PCABasis:
-    """The top ``num_components`` principal directions of ``x`` (N, D).
-
-    Eigenvectors of the covariance (x - mean)^T (x - mean) / N with the largest eigenvalues
-    (the same directions as the SVD of x - mean; computing only the top K eigenvectors of the
-    (D, D) covariance is many times faster than the SVD of the (N, D) data).
-    """
-    _validate.array("x", x, ndim=2, dtype_kind="float")
-    num_components = _validate.positive_int("num_components", num_components)
-    if num_components > min(x.shape):
-        raise ValueError(f"num_components must be at most min(N, D) = {min(x.shape)}, got {num_components}")
-    x = np.asarray(x, np.float64)
-    mean = x.mean(axis=0)  # (D,)
-    centred = x - mean  # (N, D)
-    d = x.shape[1]
-    _, eigenvectors = scipy.linalg.eigh(centred.T @ centred / x.shape[0],  # only the top K, ascending
-                                        subset_by_index=[d - num_components, d - 1])
-    return PCABasis(mean, eigenvectors[:, ::-1].copy())  # (D, K), largest eigenvalue first
-
-
-def project(x, basis: PCABasis) -> np.ndarray:
-    """Coordinates of images x (N, D) on the principal directions: (x - mean) @ components, (N, K)."""
-    if not isinstance(basis, PCABasis):
-        raise TypeError(f"basis must be a PCABasis from pca_basis(...), got {type(basis).__name__}")
-    _validate.array("x", x, ndim=2, shape=(None, basis.mean.shape[0]), dtype_kind="number")
-    return (np.asarray(x, np.float64) - basis.mean) @ basis.components
-
-
-def frechet_distance(x, y, basis: PCABasis) -> float:
-    """Frechet distance between Gaussians fitted to x (N, D) and y (M, D) projected on ``basis``.
-
-    d^2 = ||mu_x - mu_y||^2 + tr(S_x + S_y - 2 (S_x^{1/2} S_y S_x^{1/2})^{1/2})
-    (Dowson and Landau 1982), computed by :func:`course_lib.evaluation.frechet.frechet_distance`.
-    A classifier-free cousin of FID (Heusel et al. 2017): instead of Inception features we use
-    the top principal components of the training digits. Identical samples have zero spread,
-    so a collapsed generator scores badly even if its one image looks fine.  (06, "Measuring samples")
-    """
-    return frechet.frechet_distance(project(x, basis), project(y, basis))
-
-
 def sample_report(x_gen, x_ref, basis: PCABasis) -> dict:
     """Classifier-free summary of generated images x_gen (N, 784) against real ones x_ref.
 
-    ``frechet``: :func:`frechet_distance` in the PCA basis; ``pixel_mean``: mean pixel value
+    ``frechet``: :func:`course_lib.evaluation.pca.pca_frechet_distance` in the PCA basis; ``pixel_mean``: mean pixel value
     (real MNIST: about 0.13); ``dark_fraction``: fraction of pixels below 0.05 (real: about 0.8).
     """
     _validate.array("x_gen", x_gen, ndim=2, dtype_kind="float")
     x = np.asarray(x_gen)
-    return {"frechet": frechet_distance(x_gen, x_ref, basis), "pixel_mean": float(x.mean()),
+    return {"frechet": pca_frechet_distance(x_gen, x_ref, basis), "pixel_mean": float(x.mean()),
             "dark_fraction": float(np.mean(x < 0.05))}
 
 
 __all__ = [
     "ARTICLE", "ARTICLE_BATCH_SIZE", "ARTICLE_NUM_ITERATIONS", "D_HIDDEN", "FIXED",
     "FIXED_DISCRIMINATOR", "GAN_SETTINGS", "GENERATOR_LOSSES", "G_HIDDEN", "KERAS_ADAM",
-    "KERAS_EPSILON", "NOISE_DIM", "PCABasis", "Recipe", "VAE_Z_DIM", "X_DIM",
+    "KERAS_EPSILON", "NOISE_DIM", "Recipe", "VAE_Z_DIM", "X_DIM",
     "article_discriminator", "article_generator", "article_rescale", "article_vae", "discriminator_report",
-    "frechet_distance", "keras_binary_crossentropy", "make_recipe_run", "pca_basis", "project",
+    "keras_binary_crossentropy", "make_recipe_run", "project",
     "sample_report", "train_recipe",
 ]
