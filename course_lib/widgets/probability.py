@@ -16,9 +16,9 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_lib import _validate, plotting
+from course_lib import _validate
 from course_lib.lessons import distributions
-from course_lib.widgets.core import Panel, Status, Timer, guarded
+from course_lib.widgets.core import Panel, figure_panel
 
 # --------------------------------------------------------------------------- mixture explorer
 
@@ -117,31 +117,20 @@ def mixture_explorer(weights=(0.4, 0.3, 0.3), means=(-2.0, 0.0, 2.0), scales=(1.
                                 continuous_update=False) for k, v in enumerate(scales)]
     n = widgets.IntSlider(value=num_samples, min=10, max=MAX_SAMPLES, step=10, description="samples",
                           continuous_update=False)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            fig, summary = render_mixture([c.value for c in w], [c.value for c in m], [c.value for c in s],
-                                          n.value, seed)
-            image.value = plotting.figure_to_png(fig)
+    def render():
+        return render_mixture([c.value for c in w], [c.value for c in m], [c.value for c in s], n.value, seed)
+
+    def describe(summary, ms):
         gap = summary["em_log_likelihood"] - summary["log_likelihood"]
         note = " The density peak is taller than the plot." if summary["peak_clipped"] else ""
-        status.ok(f"mean log-likelihood {summary['log_likelihood']:.3f} nats, {gap:.3f} below the EM fit; "
-                  f"mean {summary['mean']:.2f}, std {summary['std']:.2f}.{note} ({timer.last_ms:.0f} ms)")
+        return (f"mean log-likelihood {summary['log_likelihood']:.3f} nats, {gap:.3f} below the EM fit; "
+                f"mean {summary['mean']:.2f}, std {summary['std']:.2f}.{note} ({ms:.0f} ms)")
 
-    safe_update = guarded(update, status)
     controls = {**{f"weight{k + 1}": c for k, c in enumerate(w)}, **{f"mean{k + 1}": c for k, c in enumerate(m)},
                 **{f"scale{k + 1}": c for k, c in enumerate(s)}, "samples": n}
-    for control in controls.values():
-        control.observe(safe_update, names="value")
-    safe_update()
     columns = widgets.HBox([widgets.VBox([w[k], m[k], s[k]]) for k in range(3)])
-    panel = Panel([columns, n, image, status], title="Gaussian mixture explorer")
-    panel.controls = controls
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(render, describe, controls, [columns, n], title="Gaussian mixture explorer")
 
 
 # --------------------------------------------------------------------------- KL explorer
@@ -237,29 +226,18 @@ def kl_explorer(mu: float = 0.0, sigma: float = 1.0, target: str = "two equal mo
     m = widgets.FloatSlider(value=mu, min=-5.0, max=5.0, step=0.05, description="mu", continuous_update=False)
     s = widgets.FloatLogSlider(value=sigma, base=10, min=-3, max=1, step=0.02, description="sigma",
                                continuous_update=False)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            fig, summary = render_kl(m.value, s.value, t.value)
-            image.value = plotting.figure_to_png(fig)
+    def describe(summary, ms):
         f_mu, f_sigma = summary["forward_opt"]
         r_mu, r_sigma, r_kl = summary["reverse_minima"][0]
         note = " Your q is outside the drawn landscape." if summary["off_grid"] else ""
-        status.ok(f"KL(p||q) = {summary['forward_kl']:.3f}, KL(q||p) = {summary['reverse_kl']:.3f} nats. "
-                  f"Forward optimum N({f_mu:.2f}, {f_sigma:.2f}^2); best reverse optimum "
-                  f"N({r_mu:.2f}, {r_sigma:.2f}^2).{note} ({timer.last_ms:.0f} ms)")
+        return (f"KL(p||q) = {summary['forward_kl']:.3f}, KL(q||p) = {summary['reverse_kl']:.3f} nats. "
+                f"Forward optimum N({f_mu:.2f}, {f_sigma:.2f}^2); best reverse optimum "
+                f"N({r_mu:.2f}, {r_sigma:.2f}^2).{note} ({ms:.0f} ms)")
 
-    safe_update = guarded(update, status)
-    for control in (t, m, s):
-        control.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([widgets.HBox([t, m, s]), image, status], title="KL divergence explorer")
-    panel.controls = {"target": t, "mu": m, "sigma": s}
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(lambda: render_kl(m.value, s.value, t.value), describe,
+                        {"target": t, "mu": m, "sigma": s}, [widgets.HBox([t, m, s])],
+                        title="KL divergence explorer")
 
 
 __all__ = ["HIDDEN_MIXTURE", "KL_TARGETS", "mixture_data", "render_mixture", "mixture_explorer",
