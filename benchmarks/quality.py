@@ -62,7 +62,7 @@ def vae_time_to_quality(spec: VAESpec) -> dict:
     import optax
     from flax import nnx
 
-    from course_lib.data import iterate_minibatches, num_batches
+    from course_lib.data import iterate_minibatches, load_vae_data, num_batches
     from course_lib.reproduce import vae as recipe
     from course_lib.training import make_vae_steps
     from course_lib.training.core import check_finite, kl_warmup_weight
@@ -74,7 +74,7 @@ def vae_time_to_quality(spec: VAESpec) -> dict:
     if target is None:
         target = recipe.ANCHORS_DIGITS["published_vae_nelbo_val"]
     max_epochs = spec.max_epochs or settings.max_epochs
-    d = recipe.load_vae_data(settings.dataset)
+    d = load_vae_data(settings.dataset)
     x_val = jnp.asarray(d["val"])
     val_key = jax.random.fold_in(jax.random.key(12345), 0)  # the recipe's validation noise
 

@@ -1,17 +1,22 @@
-"""Safe checkpoints for Flax NNX models: msgpack arrays + a JSON manifest, no pickle.
+"""Safe checkpoints for Flax NNX models: safetensors arrays + a JSON manifest, no pickle.
 
 A checkpoint is two files side by side::
 
-    vae.msgpack        flat {"encoder/layers/0/kernel": array, ...}, msgpack-encoded
-    vae.msgpack.json   manifest: SHA-256 of the msgpack bytes, the model config,
-                       every array's shape/dtype, the parameter count, metadata
+    vae.safetensors        flat {"encoder/layers/0/kernel": array, ...} in the safetensors format
+    vae.safetensors.json   manifest: SHA-256 of the array file, the model config,
+                           every array's shape/dtype, the parameter count, metadata
 
-Loading never runs code from the file (msgpack holds only numbers and strings),
-checks the SHA-256 before decoding, and refuses to load arrays into a model
-whose parameter names, shapes or dtypes differ, so a stale or foreign file fails
-with a message instead of a silently wrong model. The pretrained checkpoints of
-the course live in ``data/checkpoints`` and are rebuilt by
-``python scripts/train_checkpoints.py``.
+safetensors (Hugging Face's no-pickle format) holds only a JSON header and raw
+array bytes, so loading never runs code from the file, and the arrays open with
+standard tools (``safetensors.numpy.load_file``). Loading checks the SHA-256
+before decoding and refuses to load arrays into a model whose parameter names,
+shapes or dtypes differ, so a stale or foreign file fails with a message instead
+of a silently wrong model. :func:`load_model` rebuilds the model itself from the
+manifest's config (``config["model"]`` names a class of
+:mod:`course_lib.models.registry`). The pretrained checkpoints of the course are
+listed in :mod:`course_lib.pretrained`, live in ``data/checkpoints`` and are
+rebuilt by ``python scripts/train_checkpoints.py``; checkpoints of format 1
+(msgpack) are converted by ``python tools/convert_checkpoints.py``.
 """
 from __future__ import annotations
 
@@ -21,32 +26,27 @@ import math
 import os
 import pathlib
 import tempfile
-import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx, serialization
+from flax import nnx
+from safetensors import SafetensorError
+from safetensors import numpy as safetensors_numpy
 
-FORMAT_VERSION = 1
-"""Version of the on-disk layout; bumped if the manifest or key scheme changes."""
+from course_lib.model_state import array_info, flat_variables, path_to_name, variable_type, variable_value
+
+FORMAT_VERSION = 2
+"""Version of the on-disk layout: 1 = msgpack arrays, 2 = safetensors arrays (same manifest keys)."""
+
+SUFFIX = ".safetensors"
+"""The file ending of a checkpoint's array file."""
 
 MANIFEST_SUFFIX = ".json"
-"""The manifest of ``x.msgpack`` is ``x.msgpack.json``."""
+"""The manifest of ``x.safetensors`` is ``x.safetensors.json``."""
 
 REGENERATE_COMMAND = "python scripts/train_checkpoints.py"
-
-# Every nnx.Variable except RNG state (typed keys cannot be msgpack-encoded and are
-# not part of what a model has learned) and sown intermediates (transient values).
-_SAVED = nnx.All(nnx.Variable, nnx.Not(nnx.RngState), nnx.Not(nnx.Intermediate))
-
-# flax 0.11 returns VariableState leaves from nnx.state; flax >= 0.12 returns Variables
-# (and keeps VariableState only as a deprecated alias of Variable).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    _VARIABLE_STATE = getattr(nnx, "VariableState", None)
-_VARIABLE_TYPES = tuple({nnx.Variable, _VARIABLE_STATE} - {None})
-
+CONVERT_COMMAND = "python tools/convert_checkpoints.py"
 
 class CheckpointError(ValueError):
     """A checkpoint file is corrupted, incomplete, or made for another model."""
@@ -61,8 +61,11 @@ def _check_path(path) -> pathlib.Path:
             f"path must be a str or pathlib.Path, got {type(path).__name__} ({path!r:.60})"
         )
     path = pathlib.Path(path)
-    if path.suffix != ".msgpack":
-        raise ValueError(f"path must end in '.msgpack', got {str(path)!r}")
+    if path.suffix == ".msgpack":
+        raise ValueError(f"path {str(path)!r} is a checkpoint of the old msgpack format (1); convert it "
+                         f"to safetensors with: {CONVERT_COMMAND} {path}")
+    if path.suffix != SUFFIX:
+        raise ValueError(f"path must end in {SUFFIX!r}, got {str(path)!r}")
     return path
 
 
@@ -90,59 +93,9 @@ def _check_json_dict(name: str, value) -> dict:
 
 
 def manifest_path(path) -> pathlib.Path:
-    """The JSON manifest next to a checkpoint: ``vae.msgpack`` -> ``vae.msgpack.json``."""
+    """The JSON manifest next to a checkpoint: ``vae.safetensors`` -> ``vae.safetensors.json``."""
     path = _check_path(path)
     return path.with_name(path.name + MANIFEST_SUFFIX)
-
-
-def _key_to_str(entry) -> str:
-    """One entry of a JAX key path as text, for DictKey/GetAttrKey/SequenceKey/etc."""
-    for attr in ("key", "name", "idx"):
-        if hasattr(entry, attr):
-            return str(getattr(entry, attr))
-    return str(entry).strip(".[]'\"")
-
-
-def _path_to_name(key_path) -> str:
-    parts = [_key_to_str(k) for k in key_path]
-    # If a Variable was flattened down to its array, drop its trailing ``.value``.
-    while len(parts) > 1 and parts[-1] == "value":
-        parts.pop()
-    return "/".join(parts)
-
-
-def _is_variable(x) -> bool:
-    return isinstance(x, _VARIABLE_TYPES)
-
-
-def _variable_value(variable):
-    get_value = getattr(variable, "get_value", None)
-    return get_value() if callable(get_value) else variable.value
-
-
-def _variable_type(variable) -> type:
-    if isinstance(variable, nnx.Variable):
-        return type(variable)
-    return variable.type  # flax 0.11 VariableState
-
-
-def _flat_variables(model):
-    """``(names, variables, treedef)`` of the model's saved state, in a fixed order."""
-    state = nnx.state(model, _SAVED)
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=_is_variable)
-    names = [_path_to_name(p) for p, _ in leaves]
-    if len(set(names)) != len(names):  # would only happen with exotic key types
-        raise CheckpointError(f"model state has duplicate parameter names: {names}")
-    return names, [v for _, v in leaves], treedef
-
-
-def _array_info(variable) -> dict:
-    value = np.asarray(_variable_value(variable))
-    return {
-        "shape": list(value.shape),
-        "dtype": str(value.dtype),
-        "type": _variable_type(variable).__name__,
-    }
 
 
 def _atomic_write(path: pathlib.Path, data: bytes) -> None:
@@ -182,7 +135,7 @@ def _regenerate_hint(path: pathlib.Path) -> str:
 
 
 def save_checkpoint(path, model, *, config: dict, metadata: dict | None = None) -> dict:
-    """Write ``model``'s variables to ``path`` (msgpack) and a JSON manifest beside it.
+    """Write ``model``'s variables to ``path`` (safetensors) and a JSON manifest beside it.
 
     Saves every ``nnx.Variable`` of the model (``nnx.Param``, ``nnx.BatchStat``, ...)
     except RNG state, as a flat dict ``{"encoder/layers/0/kernel": array}``. Both
@@ -190,7 +143,7 @@ def save_checkpoint(path, model, *, config: dict, metadata: dict | None = None) 
     half-written checkpoint under the final name.
 
     Args:
-      path: ``str`` or ``pathlib.Path`` ending in ``.msgpack``; folders are created.
+      path: ``str`` or ``pathlib.Path`` ending in ``.safetensors``; folders are created.
       model: a ``flax.nnx.Module``.
       config: JSON-serialisable architecture hyperparameters needed to rebuild the
         model (e.g. ``{"latent_dim": 2, "hidden": [256, 256]}``).
@@ -204,27 +157,46 @@ def save_checkpoint(path, model, *, config: dict, metadata: dict | None = None) 
     config = _check_json_dict("config", config)
     metadata = {} if metadata is None else _check_json_dict("metadata", metadata)
 
-    names, variables, _ = _flat_variables(model)
-    flat = {name: np.asarray(_variable_value(v)) for name, v in zip(names, variables)}
-    data = serialization.msgpack_serialize(flat)
-
-    import flax
-
+    names, variables, _ = flat_variables(model)
+    flat = {name: np.asarray(variable_value(v)) for name, v in zip(names, variables)}
     param_count = sum(
         int(math.prod(flat[n].shape))
         for n, v in zip(names, variables)
-        if issubclass(_variable_type(v), nnx.Param)
+        if issubclass(variable_type(v), nnx.Param)
     )
+    import flax
+
+    return write_checkpoint(
+        path, flat, config=config, metadata=metadata, param_count=param_count,
+        arrays={name: array_info(v) for name, v in zip(names, variables)},
+        versions={"jax": jax.__version__, "flax": flax.__version__},
+    )
+
+
+def encode_arrays(flat: dict) -> bytes:
+    """The safetensors bytes of a flat ``{name: numpy array}`` dict (deterministic for equal input)."""
+    return safetensors_numpy.save({k: np.ascontiguousarray(v) for k, v in flat.items()})
+
+
+def write_checkpoint(path, flat: dict, *, config: dict, metadata: dict, param_count: int,
+                     arrays: dict, versions: dict) -> dict:
+    """Write the arrays ``flat`` and their manifest (the common tail of saving and converting).
+
+    ``arrays`` is the manifest's ``{name: {"shape", "dtype", "type"}}`` listing and ``versions``
+    the library versions that produced the weights. Both files are written atomically.
+    """
+    path = _check_path(path)
+    data = encode_arrays(flat)
     manifest = {
         "format_version": FORMAT_VERSION,
         "file": path.name,
         "sha256": _sha256(data),
         "num_bytes": len(data),
         "config": config,
-        "param_count": param_count,
-        "arrays": {name: _array_info(v) for name, v in zip(names, variables)},
+        "param_count": int(param_count),
+        "arrays": arrays,
         "metadata": metadata,
-        "versions": {"jax": jax.__version__, "flax": flax.__version__},
+        "versions": versions,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, data)
@@ -255,7 +227,8 @@ def read_manifest(path) -> dict:
     if manifest["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {str(path)!r} has format_version {manifest['format_version']!r}; "
-            f"this course_lib reads format_version {FORMAT_VERSION}.{_regenerate_hint(path)}"
+            f"this course_lib reads format_version {FORMAT_VERSION} (convert format 1 with "
+            f"{CONVERT_COMMAND}).{_regenerate_hint(path)}"
         )
     return manifest
 
@@ -287,8 +260,8 @@ def verify_checkpoint(path) -> dict:
 
 def _decode(path: pathlib.Path, data: bytes) -> dict:
     try:
-        flat = serialization.msgpack_restore(data)
-    except Exception as err:  # msgpack raises several unrelated exception types
+        flat = safetensors_numpy.load(data)
+    except (SafetensorError, ValueError, TypeError) as err:
         raise CheckpointError(f"checkpoint {str(path)!r} could not be decoded: {err}") from None
     if not isinstance(flat, dict) or not all(isinstance(v, np.ndarray) for v in flat.values()):
         raise CheckpointError(f"checkpoint {str(path)!r} is not a flat dict of arrays")
@@ -316,7 +289,7 @@ def load_checkpoint(path, model, *, expected_config: dict | None = None) -> dict
     ``nnx.update`` copies them in.
 
     Args:
-      path: ``str`` or ``pathlib.Path`` of a ``.msgpack`` file written by
+      path: ``str`` or ``pathlib.Path`` of a ``.safetensors`` file written by
         :func:`save_checkpoint`.
       model: a ``flax.nnx.Module`` built with the same architecture (any seed).
       expected_config: if given, the config the caller built ``model`` from.
@@ -343,7 +316,7 @@ def load_checkpoint(path, model, *, expected_config: dict | None = None) -> dict
             )
     flat = _decode(path, data)
 
-    names, variables, treedef = _flat_variables(model)
+    names, variables, treedef = flat_variables(model)
     arch_note = (
         f"The checkpoint was made for a different architecture (saved config: "
         f"{json.dumps(saved_config, sort_keys=True)})."
@@ -361,9 +334,9 @@ def load_checkpoint(path, model, *, expected_config: dict | None = None) -> dict
         )
     new_leaves = []
     for name, variable in zip(names, variables):
-        target = np.asarray(_variable_value(variable))
+        target = variable_value(variable)  # an array, or a ShapeDtypeStruct (see load_model)
         saved = flat[name]
-        if saved.shape != target.shape or saved.dtype != target.dtype:
+        if saved.shape != tuple(target.shape) or saved.dtype != np.dtype(target.dtype):
             raise CheckpointError(
                 f"checkpoint {str(path)!r} does not match the model at {name!r}: saved shape "
                 f"{tuple(saved.shape)} dtype {saved.dtype}, model expects shape "
@@ -372,3 +345,44 @@ def load_checkpoint(path, model, *, expected_config: dict | None = None) -> dict
         new_leaves.append(variable.replace(value=jnp.asarray(saved)))
     nnx.update(model, jax.tree_util.tree_unflatten(treedef, new_leaves))
     return manifest
+
+
+def load_model(path, *, expected_config: dict | None = None):
+    """Rebuild the model saved at ``path`` from its manifest and load its weights: ``(model, manifest)``.
+
+    The manifest's ``config["model"]`` names a class of :mod:`course_lib.models.registry`; its
+    ``from_config`` builds the architecture under ``nnx.eval_shape`` (no initialiser runs, so a
+    load does not compile one random initialiser per weight shape), and :func:`load_checkpoint`
+    checks the SHA-256 and every name, shape and dtype before copying the arrays in. Config
+    entries that are not constructor arguments (a DDPM's ``beta_1``, ...) stay in the manifest.
+
+    Raises:
+      FileNotFoundError: no file at ``path``.
+      CheckpointError: missing manifest, corrupted bytes, unknown model, a config that cannot
+        be built, or arrays that do not fit it.
+    """
+    from course_lib.models import registry
+
+    path = _check_path(path)
+    config = read_manifest(path)["config"]
+    try:
+        cls = registry.model_class(config.get("model"))
+        arch = registry.architecture(cls, config)
+        abstract = nnx.eval_shape(lambda: cls.from_config(arch))
+    except (TypeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {str(path)!r} holds a model that cannot be rebuilt from its "
+                              f"config {config}: {err}") from None
+    graphdef, state = nnx.split(abstract)
+    model = nnx.merge(graphdef, state)  # abstract leaves; every saved one is replaced below
+    manifest = load_checkpoint(path, model, expected_config=expected_config)
+    _check_concrete(path, model)
+    return model, manifest
+
+
+def _check_concrete(path: pathlib.Path, model) -> None:
+    """Refuse a model that still holds abstract leaves (variables a checkpoint does not save)."""
+    abstract = [path_to_name(p) for p, leaf in jax.tree_util.tree_leaves_with_path(nnx.state(model))
+                if isinstance(leaf, jax.ShapeDtypeStruct)]
+    if abstract:
+        raise CheckpointError(f"checkpoint {str(path)!r} does not hold {abstract[0]!r} ({len(abstract)} such), "
+                              "which load_model cannot make without running initialisers")

@@ -48,7 +48,7 @@ def checkpoints() -> dict:
 
     found = {}
     folder = checkpoint_dir()
-    for path in sorted(folder.glob("*.msgpack")) if folder.is_dir() else []:
+    for path in sorted(folder.glob(f"*{ckpt.SUFFIX}")) if folder.is_dir() else []:
         try:
             ckpt.verify_checkpoint(path)
             found[path.name] = "ok"

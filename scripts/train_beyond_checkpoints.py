@@ -4,7 +4,7 @@
     python scripts/train_beyond_checkpoints.py --only toy    # the 2-D flow and diffusion model (~1 minute)
     python scripts/train_beyond_checkpoints.py --only digits # the five digit models + the family table
 
-Writes, with course_lib.checkpoints (msgpack + SHA-256 manifest), into data/checkpoints/:
+Writes, with course_lib.checkpoints (safetensors + SHA-256 manifest), into data/checkpoints/:
 
 - beyond_flow_moons, beyond_ddpm_moons: a RealNVP and a DDPM on the two-moons toy data;
 - beyond_{made,flow,ddpm,vae,gan}_digits: the five models of the family table, trained by
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from course_lib import paths
+from course_lib import paths, pretrained
 from course_lib.checkpoints import save_checkpoint
 from course_lib.data import sample_toy
 from course_lib.models import diffusion as dm
@@ -54,7 +54,7 @@ def train_toy_flow() -> None:
     nnx.update(model, result.params)
     metadata = {**s, "hidden": list(s["hidden"]), "data": TOY, "final_nll": round(float(result.history["loss"][-1]), 4),
                 "train_seconds": round(result.seconds, 1), "command": COMMAND}
-    save_checkpoint(paths.checkpoint_dir() / f"beyond_flow_{TOY}.msgpack", model, config=model.config,
+    save_checkpoint(pretrained.path(f"beyond_flow_{TOY}"), model, config=model.config,
                     metadata=metadata)
     print(f"flow on {TOY}: NLL {metadata['final_nll']} nats in {result.seconds:.1f} s")
 
@@ -80,7 +80,7 @@ def train_toy_ddpm() -> None:
     metadata = {**s, "hidden": list(s["hidden"]), "data": TOY,
                 "final_loss": round(float(result.history["loss"][-1]), 4),
                 "train_seconds": round(result.seconds, 1), "command": COMMAND}
-    save_checkpoint(paths.checkpoint_dir() / f"beyond_ddpm_{TOY}.msgpack", model, config=config, metadata=metadata)
+    save_checkpoint(pretrained.path(f"beyond_ddpm_{TOY}"), model, config=config, metadata=metadata)
     print(f"DDPM on {TOY}: L_simple {metadata['final_loss']} in {result.seconds:.1f} s")
 
 

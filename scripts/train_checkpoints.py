@@ -3,7 +3,7 @@
     python scripts/train_checkpoints.py            # all of them (tens of minutes on a 2-core CPU)
     python scripts/train_checkpoints.py vae gan    # only the scripts whose name contains a word
 
-Each script is deterministic (fixed seeds) and writes NAME.msgpack + NAME.msgpack.json.
+Each script is deterministic (fixed seeds) and writes NAME.safetensors + NAME.safetensors.json.
 """
 from __future__ import annotations
 

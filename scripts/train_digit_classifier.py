@@ -2,7 +2,7 @@
 
     python scripts/train_digit_classifier.py [--dataset digits] [--seed 0] [--epochs 60]
 
-Writes data/checkpoints/classifier_<dataset>.msgpack (+ .json manifest) with
+Writes data/checkpoints/classifier_<dataset>.safetensors (+ .json manifest) with
 course_lib.checkpoints; re-running with the same arguments gives the same weights
 (every random key is seeded). Under a minute on a 2-core CPU.
 """

@@ -4,12 +4,12 @@
     python scripts/train_gan_checkpoints.py --only digits   # just the digit GAN
     python scripts/train_gan_checkpoints.py --only toy      # just the mode-collapse generators
 
-Writes, with course_lib.checkpoints (msgpack + SHA-256 manifest), into data/checkpoints/:
+Writes, with course_lib.checkpoints (safetensors + SHA-256 manifest), into data/checkpoints/:
 
-- gan_digits_generator.msgpack: an MLP GAN on the 1,000 training 8x8 digits (pixels in [0, 1]),
+- gan_digits_generator.safetensors: an MLP GAN on the 1,000 training 8x8 digits (pixels in [0, 1]),
   scored against the test digits with the classifier of scripts/train_digit_classifier.py
   (run that first) when its checkpoint exists;
-- gan_grid_<plain|packed>_generator.msgpack: seed 1 of the grid recipes of
+- gan_grid_<plain|packed>_generator.safetensors: seed 1 of the grid recipes of
   course_lib/reproduce/gan.py, before (plain) and after (packed + R1) the fix. Seed 1 is the
   first seed at which the plain GAN drops modes (at seed 0 it happens to cover all 25; the
   10-seed statistics are printed by ``python -m course_lib reproduce gan-grid-plain --seeds 10``).
@@ -25,7 +25,7 @@ import time
 import jax
 from flax import nnx
 
-from course_lib import data, paths
+from course_lib import data, pretrained
 from course_lib.checkpoints import save_checkpoint
 from course_lib.data import toy_mixture
 from course_lib.evaluation.modes import mode_coverage
@@ -73,7 +73,7 @@ def train_digits() -> None:
         metadata["test_quality"] = {k: round(v, 4) for k, v in quality.items()}
     except FileNotFoundError as err:
         print(f"(not scored: {err})")
-    path = paths.checkpoint_dir() / "gan_digits_generator.msgpack"
+    path = pretrained.path("gan_digits_generator")
     save_checkpoint(path, g, config=g.config, metadata=metadata)
     print(f"wrote {path.name} in {seconds:.1f} s: {metadata.get('test_quality')}")
 
@@ -89,7 +89,7 @@ def train_toy() -> None:
         metadata = {"recipe": recipe, "seed": TOY_SEED, "config": config_summary(config),
                     "coverage": {"modes": cov.modes, "hq": round(cov.hq_fraction, 4), "kl": round(cov.kl, 4)},
                     "command": "python scripts/train_gan_checkpoints.py --only toy"}
-        path = paths.checkpoint_dir() / f"gan_{name}_generator.msgpack"
+        path = pretrained.path(f"gan_{name}_generator")
         save_toy_generator(path, steps, state, metadata=metadata)
         print(f"wrote {path.name} in {seconds:.1f} s: {cov}")
 

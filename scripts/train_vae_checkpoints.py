@@ -6,7 +6,7 @@
 
 Each model is a VAE with a 2-D latent on binarized MNIST-5k (Bernoulli decoder), trained
 with a KL weight beta (beta-VAE; beta = 1 is the plain VAE) for the latent explorer. Files:
-``data/checkpoints/vae_mnist5k_2d_beta{beta}.msgpack`` and its ``.json`` manifest (SHA-256,
+``data/checkpoints/vae_mnist5k_2d_beta{beta}.safetensors`` and its ``.json`` manifest (SHA-256,
 config, the training history, test metrics, seed and this command). Re-running with the
 same arguments on the same software gives the same weights.
 """
@@ -21,12 +21,11 @@ import jax
 import numpy as np
 from flax import nnx
 
-from course_lib import checkpoints
+from course_lib import checkpoints, pretrained
 from course_lib.evaluation.likelihood import estimate_log_likelihood
 from course_lib.models.vae import VAE
-from course_lib.reproduce.vae import load_vae_data
+from course_lib.data import load_vae_data
 from course_lib.training import train_vae
-from course_lib.widgets.latent import PRETRAINED_BETAS, RETRAIN_COMMAND, pretrained_path
 
 SETTINGS = {
     "z_dim": 2,  # a 2-D latent, so the whole latent space fits on screen
@@ -64,9 +63,10 @@ def train_one(beta: float, settings: dict, out_dir: pathlib.Path | None, *, num_
         "num_test": int(x_test.shape[0]),
         "num_samples": num_samples,
         "history": {k: [round(float(v), 4) for v in history[k]] for k in history.keys()},
-        "command": RETRAIN_COMMAND,
+        "command": pretrained.CHECKPOINTS[pretrained.beta_vae(beta)].command,
     }
-    path = pretrained_path(beta) if out_dir is None else out_dir / pretrained_path(beta).name
+    path = pretrained.path(pretrained.beta_vae(beta))
+    path = path if out_dir is None else out_dir / path.name
     manifest = checkpoints.save_checkpoint(path, model, config=model.config, metadata=metadata)
     print(f"beta={beta:g}: test -ELBO {metadata['test_nelbo']:.2f} nats, IS NLL {metadata['test_nll_is']:.2f} nats, "
           f"{train_seconds:.0f} s, {manifest['num_bytes'] / 1e6:.2f} MB -> {path.name}", flush=True)
@@ -76,14 +76,14 @@ def train_one(beta: float, settings: dict, out_dir: pathlib.Path | None, *, num_
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--beta", type=float, action="append", help=f"train only this beta (default: all of "
-                        f"{list(PRETRAINED_BETAS)}); may be repeated")
+                        f"{list(pretrained.VAE_BETAS)}); may be repeated")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="output folder (default: data/checkpoints)")
     parser.add_argument("--quick", action="store_true", help="2 epochs, 50 test images, 20 importance samples (a smoke test)")
     args = parser.parse_args(argv)
     settings = dict(SETTINGS)
     if args.quick:
         settings["num_epochs"] = 2
-    for beta in args.beta or PRETRAINED_BETAS:
+    for beta in args.beta or pretrained.VAE_BETAS:
         train_one(float(beta), settings, args.out, num_test=50 if args.quick else None,
                   num_samples=20 if args.quick else 1000)
     return 0

@@ -6,11 +6,11 @@
 
 Writes into data/checkpoints/ (``course_lib.paths.checkpoint_dir()``):
 
-- ``walkthrough_gan_generator.msgpack`` (+ ``.json`` manifest): the generator of the fixed
+- ``walkthrough_gan_generator.safetensors`` (+ ``.json`` manifest): the generator of the fixed
   GAN, the article's layer sizes 100 -> 256 -> 512 -> 784 with a tanh output, trained with
   ``course_lib.training.train_gan`` and ``walkthrough.GAN_SETTINGS`` on MNIST-5k scaled to
   [-1, 1]. Default 10,000 steps of batch 64 (160 passes over the 4,000 digits).
-- ``walkthrough_vae.msgpack`` (+ manifest): ``walkthrough.article_vae()`` (encoder 784 -> 512
+- ``walkthrough_vae.safetensors`` (+ manifest): ``walkthrough.article_vae()`` (encoder 784 -> 512
   -> 256, decoder 20 -> 256 -> 512 -> 784, Bernoulli likelihood) trained with
   ``course_lib.training.train_vae`` on binarised MNIST-5k. Default 60 epochs.
 
@@ -28,8 +28,10 @@ import time
 import jax
 import numpy as np
 
-from course_lib import data, walkthrough as wt
+from course_lib import data, pretrained
+from course_lib.lessons import walkthrough as wt
 from course_lib.checkpoints import save_checkpoint
+from course_lib.evaluation import pca
 from course_lib.paths import checkpoint_dir
 from course_lib.training import evaluate_vae, train_gan, train_vae
 
@@ -41,13 +43,13 @@ def train_gan_checkpoint(out_dir: pathlib.Path, *, num_steps: int, seed: int) ->
     """Train the fixed GAN and save its generator; returns the manifest."""
     x_train = data.to_unit_interval(data.load_mnist5k("train").x, 256)  # (4000, 784) in [0, 1]
     x_test = data.to_unit_interval(data.load_mnist5k("test").x, 256)  # (500, 784)
-    basis = wt.pca_basis(x_train)
+    basis = pca.pca_basis(x_train)
     generator = wt.article_generator(seed, output="tanh")
     discriminator = wt.article_discriminator(seed + 1)
 
     def frechet() -> float:
         x_gen = wt.article_rescale(generator.sample(jax.random.key(10_000 + seed), EVAL_SAMPLES))  # [-1,1] -> [0,1]
-        return wt.frechet_distance(np.asarray(x_gen), x_test, basis)
+        return pca.pca_frechet_distance(np.asarray(x_gen), x_test, basis)
 
     before = frechet()
     start = time.perf_counter()
@@ -62,7 +64,7 @@ def train_gan_checkpoint(out_dir: pathlib.Path, *, num_steps: int, seed: int) ->
                 "final_losses": {k: round(v, 4) for k, v in history.last().items()},
                 "train_seconds": round(seconds, 1),
                 "command": f"python scripts/train_walkthrough_checkpoints.py --gan-steps {num_steps} --seed {seed}"}
-    return save_checkpoint(out_dir / wt.CHECKPOINT_FILES["gan"], generator, config=generator.config,
+    return save_checkpoint(out_dir / pretrained.path("walkthrough_gan_generator").name, generator, config=generator.config,
                            metadata=metadata)
 
 
@@ -82,7 +84,7 @@ def train_vae_checkpoint(out_dir: pathlib.Path, *, num_epochs: int, seed: int) -
                 "val_negative_elbo": round(val["loss"], 3), "val_rec": round(val["rec"], 3),
                 "val_kl": round(val["kl"], 3), "train_seconds": round(seconds, 1),
                 "command": f"python scripts/train_walkthrough_checkpoints.py --vae-epochs {num_epochs} --seed {seed}"}
-    return save_checkpoint(out_dir / wt.CHECKPOINT_FILES["vae"], model, config=model.config, metadata=metadata)
+    return save_checkpoint(out_dir / pretrained.path("walkthrough_vae").name, model, config=model.config, metadata=metadata)
 
 
 def main(argv=None) -> int:

@@ -5,12 +5,13 @@ import hashlib
 import json
 import pathlib
 import pickletools
+import struct
 
 import jax
 import jax.numpy as jnp
-import msgpack
 import numpy as np
 import pytest
+import safetensors.numpy
 from flax import nnx
 
 from course_lib import checkpoints
@@ -42,7 +43,7 @@ def x():
 
 @pytest.fixture
 def saved(tmp_path):
-    path = tmp_path / "mlp.msgpack"
+    path = tmp_path / "mlp.safetensors"
     manifest = save_checkpoint(path, make_mlp(0), config=CONFIG, metadata={"seed": 0, "loss": 0.5})
     return path, manifest
 
@@ -59,7 +60,7 @@ def test_round_trip_restores_outputs(saved, x):
 
 def test_manifest_contents(saved):
     path, manifest = saved
-    sidecar = path.with_name("mlp.msgpack.json")
+    sidecar = path.with_name("mlp.safetensors.json")
     assert sidecar.is_file()
     on_disk = json.loads(sidecar.read_text())
     assert on_disk == manifest
@@ -76,24 +77,27 @@ def test_manifest_contents(saved):
     assert checkpoints.verify_checkpoint(path) == manifest
 
 
-def test_file_is_msgpack_not_pickle(saved):
+def test_file_is_safetensors_not_pickle(saved):
     path, _ = saved
     data = path.read_bytes()
-    # Every pickle stream starts with the PROTO opcode (0x80) or another pickle opcode
-    # that pickletools can parse; a msgpack map starts with 0x80-0x8f / 0xde / 0xdf.
-    assert data[:2] != b"\x80\x04" and data[:2] != b"\x80\x05"
-    assert 0x80 <= data[0] <= 0x8F or data[0] in (0xDE, 0xDF)  # a msgpack map
+    # safetensors: an 8-byte little-endian header length, a JSON header, then raw array bytes.
+    (header_len,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + header_len])
+    assert data[:2] != b"\x80\x04" and data[:2] != b"\x80\x05"  # no pickle PROTO opcode
     with pytest.raises(Exception):
         list(pickletools.genops(data))
-    decoded = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    assert set(decoded) == {"layers/0/bias", "layers/0/kernel", "layers/1/bias", "layers/1/kernel"}
+    names = {"layers/0/bias", "layers/0/kernel", "layers/1/bias", "layers/1/kernel"}
+    assert set(header) - {"__metadata__"} == names
+    assert header["layers/0/kernel"]["dtype"] == "F32" and header["layers/0/kernel"]["shape"] == [3, 4]
+    decoded = safetensors.numpy.load_file(path)  # the format's own reader opens it
+    np.testing.assert_array_equal(decoded["layers/0/kernel"], np.asarray(make_mlp(0).layers[0].kernel[...]))
 
 
 def test_batch_stats_saved_and_rng_state_skipped(tmp_path, x):
     model = WithBatchNorm(0)
     model.norm.mean[...] = jnp.arange(4.0)  # pretend training updated the running mean
     model.eval()
-    path = tmp_path / "bn.msgpack"
+    path = tmp_path / "bn.safetensors"
     manifest = save_checkpoint(path, model, config={})
     assert manifest["arrays"]["norm/mean"]["type"] == "BatchStat"
     assert not any("rngs" in name or "dropout" in name for name in manifest["arrays"])
@@ -137,20 +141,20 @@ def test_model_untouched_after_failed_load(saved, x):
 
 def test_missing_sidecar(saved):
     path, _ = saved
-    path.with_name("mlp.msgpack.json").unlink()
+    path.with_name("mlp.safetensors.json").unlink()
     with pytest.raises(CheckpointError, match="manifest .* is missing"):
         load_checkpoint(path, make_mlp(1))
 
 
 def test_missing_file_names_path(tmp_path):
-    path = tmp_path / "nowhere.msgpack"
-    with pytest.raises(FileNotFoundError, match="nowhere.msgpack") as err:
+    path = tmp_path / "nowhere.safetensors"
+    with pytest.raises(FileNotFoundError, match="nowhere.safetensors") as err:
         load_checkpoint(path, make_mlp(0))
     assert "train_checkpoints" not in str(err.value)
 
 
 def test_missing_course_checkpoint_says_how_to_regenerate(tmp_path):
-    path = tmp_path / "data" / "checkpoints" / "vae.msgpack"
+    path = tmp_path / "data" / "checkpoints" / "vae.safetensors"
     with pytest.raises(FileNotFoundError, match="run python scripts/train_checkpoints.py"):
         load_checkpoint(path, make_mlp(0))
 
@@ -173,7 +177,7 @@ def test_different_parameter_names(saved):
 
 
 def test_dtype_mismatch(tmp_path):
-    path = tmp_path / "f16.msgpack"
+    path = tmp_path / "f16.safetensors"
     model16 = nnx.Linear(3, 2, param_dtype=jnp.float16, rngs=nnx.Rngs(0))
     save_checkpoint(path, model16, config={})
     with pytest.raises(CheckpointError, match="float16.*float32"):
@@ -191,21 +195,22 @@ def test_expected_config(saved, x):
 
 
 def test_tuple_in_config_round_trips_as_list(tmp_path):
-    path = tmp_path / "m.msgpack"
+    path = tmp_path / "m.safetensors"
     save_checkpoint(path, make_mlp(0), config={"hidden": (4,)})
+    assert checkpoints.read_manifest(path)["config"]["hidden"] == [4]
     load_checkpoint(path, make_mlp(1), expected_config={"hidden": (4,)})
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
-    path = tmp_path / "sub" / "mlp.msgpack"  # parent folders are created
+    path = tmp_path / "sub" / "mlp.safetensors"  # parent folders are created
     save_checkpoint(path, make_mlp(0), config=CONFIG)
     save_checkpoint(path, make_mlp(1), config=CONFIG)  # overwrite in place
-    assert sorted(p.name for p in path.parent.iterdir()) == ["mlp.msgpack", "mlp.msgpack.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["mlp.safetensors", "mlp.safetensors.json"]
     assert checkpoints.verify_checkpoint(path)["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_failed_write_removes_temp_file(tmp_path, monkeypatch):
-    path = tmp_path / "mlp.msgpack"
+    path = tmp_path / "mlp.safetensors"
 
     def boom(src, dst):
         raise OSError("disk full")
@@ -217,7 +222,7 @@ def test_failed_write_removes_temp_file(tmp_path, monkeypatch):
 
 
 def test_str_path_accepted(tmp_path, x):
-    path = str(tmp_path / "mlp.msgpack")
+    path = str(tmp_path / "mlp.safetensors")
     save_checkpoint(path, make_mlp(0), config=CONFIG)
     model = make_mlp(1)
     load_checkpoint(path, model)
@@ -228,7 +233,8 @@ def test_str_path_accepted(tmp_path, x):
     "kwargs, error, match",
     [
         (dict(path=3), TypeError, "path must be a str or pathlib.Path"),
-        (dict(path="model.pkl"), ValueError, "must end in '.msgpack'"),
+        (dict(path="model.pkl"), ValueError, "must end in '.safetensors'"),
+        (dict(path="model.msgpack"), ValueError, "old msgpack format .*tools/convert_checkpoints.py"),
         (dict(model="not a model"), TypeError, "model must be a flax.nnx.Module"),
         (dict(config=[1, 2]), TypeError, "config must be a dict"),
         (dict(config={"f": np.ones(2)}), TypeError, "config must be JSON-serialisable"),
@@ -239,11 +245,11 @@ def test_str_path_accepted(tmp_path, x):
     ],
 )
 def test_save_bad_arguments(tmp_path, kwargs, error, match):
-    args = dict(path=tmp_path / "m.msgpack", model=make_mlp(0), config=CONFIG, metadata=None)
+    args = dict(path=tmp_path / "m.safetensors", model=make_mlp(0), config=CONFIG, metadata=None)
     args.update(kwargs)
     with pytest.raises(error, match=match):
         save_checkpoint(args.pop("path"), args.pop("model"), **args)
-    assert not (tmp_path / "m.msgpack").exists()
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 def test_load_bad_arguments(saved):
@@ -257,4 +263,4 @@ def test_load_bad_arguments(saved):
 
 
 def test_manifest_path():
-    assert checkpoints.manifest_path("a/vae.msgpack") == pathlib.Path("a/vae.msgpack.json")
+    assert checkpoints.manifest_path("a/vae.safetensors") == pathlib.Path("a/vae.safetensors.json")

@@ -1,4 +1,4 @@
-"""Tests for course_lib.families, course_lib.timeline and course_lib.widgets.concepts (01_concepts)."""
+"""Tests for course_lib.lessons.families, course_lib.lessons.timeline and course_lib.widgets.concepts (01_concepts)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from course_lib import families, timeline
+from course_lib.lessons import families, timeline
 from course_lib.widgets import concepts as C
 
 

@@ -71,9 +71,9 @@ def _count_fetches(monkeypatch):
     calls = []
     real_fetch = download._fetch
 
-    def counting(url, out, *, timeout):
+    def counting(url, out, pooch_obj=None, *, timeout):
         calls.append(url)
-        return real_fetch(url, out, timeout=timeout)
+        return real_fetch(url, out, pooch_obj, timeout=timeout)
 
     monkeypatch.setattr(download, "_fetch", counting)
     return calls
@@ -225,30 +225,24 @@ def test_offline_raises_download_error(monkeypatch, tmp_path):
     assert _leftovers(root / "mnist") == []
 
 
-class _StallingResponse:
-    """A response that sends one chunk and then times out, like a dropped link."""
+class _StallingDownloader:
+    """pooch's HTTP downloader replaced by one that writes a chunk and then times out (a dropped link)."""
 
-    def __init__(self):
-        self.sent = False
+    def __init__(self, timeout, progressbar):
+        self.timeout = timeout
 
-    def read(self, size):
-        if self.sent:
-            raise socket.timeout("timed out")
-        self.sent = True
-        return b"\x1f\x8b partial"
+    def __call__(self, url, output_file, pooch_obj):
+        import requests
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+        with open(output_file, "wb") as f:
+            f.write(b"\x1f\x8b partial")
+        raise requests.exceptions.ReadTimeout(f"{url}: read timed out (timeout={self.timeout})")
 
 
 def test_timeout_mid_download_raises_download_error(monkeypatch, tmp_path):
     files = _gz_files(_synthetic_arrays())
     _serve(monkeypatch, tmp_path, "mnist", files, mirrors=("https://example.invalid/",))
-    monkeypatch.setattr(download.urllib.request, "urlopen",
-                        lambda url, timeout: _StallingResponse())
+    monkeypatch.setattr(download.pooch, "HTTPDownloader", _StallingDownloader)
     root = tmp_path / "cache"
     with pytest.raises(DownloadError) as info:
         download_dataset("mnist", root)

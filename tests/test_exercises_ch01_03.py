@@ -146,8 +146,8 @@ def test_momentum_step(capsys):
 
 def test_score_function_estimate(capsys):
     verdict(capsys, ex3.check_score_function_estimate(ex3.reference_score_function_estimate), "pass")
-    # the reference agrees with jax.grad of log N in course_lib.gradient_estimators
-    from course_lib.gradient_estimators import score_function_gradient
+    # the reference agrees with jax.grad of log N in course_lib.lessons.gradient_estimators
+    from course_lib.lessons.gradient_estimators import score_function_gradient
 
     eps = np.array([0.5, -1.0, 2.0], np.float32)
     expected = float(np.mean(np.asarray(score_function_gradient(lambda z: z**2, 0.5, 2.0, eps))[:, 0]))
@@ -164,7 +164,7 @@ def test_score_function_estimate(capsys):
 
 def test_alternating_step(capsys):
     verdict(capsys, ex3.check_alternating_step(ex3.reference_alternating_step), "pass")
-    from course_lib import games
+    from course_lib.lessons import games
 
     pts = games.bilinear_play(0.5, -2.0, 0.3, 1, "alternating")
     np.testing.assert_allclose(ex3.reference_alternating_step(0.5, -2.0, 0.3), pts[1])

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_lib import losses
+from course_lib import checkpoints, losses, plotting
 from course_lib.training import DivergenceError
 from course_lib.training import gan_lab as engine
+from course_lib.training import gan_lab_session as session
 from course_lib.widgets import gan_lab as lab_widget
 
 # Packing, a scale and R1 are on, so that one compilation of the burst covers every feature.
@@ -71,6 +72,18 @@ def test_burst_compiles_once_across_dynamic_changes(steps):
     assert engine.make_lab_steps(TINY.replace(d_lr=1.0)).burst is steps.burst  # cached by static fields
 
 
+def test_switching_r1_on_recompiles_and_changing_its_weight_does_not():
+    off = TINY.replace(r1_gamma=0.0)
+    steps_off, steps_on = engine.make_lab_steps(off), engine.make_lab_steps(TINY)
+    assert off.static_key != TINY.static_key and steps_off.burst is not steps_on.burst  # a new program
+    assert engine.make_lab_steps(TINY.replace(r1_gamma=5.0)).burst is steps_on.burst  # same program
+    state = engine.init_lab_state(TINY, jax.random.key(0))
+    engine.run_burst(steps_on, state, jax.random.key(1), 3, "both", TINY)
+    before = steps_on.burst.num_traces
+    _, metrics = engine.run_burst(steps_on, state, jax.random.key(1), 3, "both", TINY.replace(r1_gamma=5.0))
+    assert steps_on.burst.num_traces == before and np.all(metrics["r1"] > 0)
+
+
 def test_modes_update_only_the_chosen_player(steps):
     state = engine.init_lab_state(TINY, jax.random.key(1))
     d_only, _ = engine.run_burst(steps, state, jax.random.key(2), 5, "d")
@@ -129,9 +142,10 @@ def test_train_toy_gan_and_generator_checkpoint(tmp_path):
     assert metrics["g_loss"].shape == (20,) and int(state.step) == 20
     x = engine.generate(s, state, jax.random.key(1), 50)
     assert x.shape == (50, 2) and np.all(np.isfinite(x))
-    path = tmp_path / "toy.msgpack"
+    path = tmp_path / "toy.safetensors"
     engine.save_toy_generator(path, s, state, metadata={"note": "test"})
-    loaded = engine.load_toy_generator(path)
+    loaded, manifest = checkpoints.load_model(path)
+    assert manifest["config"]["scale"] == cfg.scale and manifest["metadata"] == {"note": "test"}
     np.testing.assert_allclose(loaded.sample(jax.random.key(1), 50), x, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="multiple of burst_size"):
         engine.train_toy_gan(cfg, jax.random.key(0), burst_size=7)
@@ -152,14 +166,14 @@ def test_canvas_draws_where_expected():
 
 def test_render_views_and_static_figure(steps):
     state = engine.init_lab_state(TINY, jax.random.key(0))
-    probes = lab_widget.make_probes(TINY)  # the widget's default sizes: compiled once for all tests
-    view = lab_widget.lab_snapshot(steps, state, probes, np.linspace(1.5, 1.2, 30), np.linspace(0.6, 0.9, 30))
+    probes = session.make_probes(TINY)  # the widget's default sizes: compiled once for all tests
+    view = session.lab_snapshot(steps, state, probes, np.linspace(1.5, 1.2, 30), np.linspace(0.6, 0.9, 30))
     images = lab_widget.render_lab_views(view, size=64)
     assert list(images) == list(lab_widget.VIEWS)
     assert all(im.shape == (64, 64, 3) and im.dtype == np.uint8 for im in images.values())
     assert view.x_fake.shape == (300, 2) and view.d_grid.shape == (48, 48) and view.push.shape == (120, 2)
     assert images["discriminator"].std() > 0 and images["losses"].std() > 0
-    assert lab_widget.rgb_to_png(images["samples"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plotting.png_bytes(images["samples"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert isinstance(lab_widget.lab_figure(view, size=64), Figure)
     with pytest.raises(ValueError, match="unknown views"):
         lab_widget.render_lab_views(view, views=("histogram",))

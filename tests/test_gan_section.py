@@ -16,7 +16,8 @@ from course_lib.exercises import ch05_gan
 from course_lib.models import Generator
 from course_lib.reproduce import registry
 from course_lib.reproduce.gan import RECIPES, config_summary
-from course_lib.training import gan_lab as engine
+from course_lib.lessons import games
+from course_lib.training.gan import fit_discriminator
 
 # --------------------------------------------------------------------------- exercises
 
@@ -83,13 +84,13 @@ def test_non_saturating_reference_is_stable():
 
 def test_fit_discriminator_recovers_the_log_density_ratio():
     # real N(1, 1) vs fake N(-1, 1): log p_real / p_fake = 2x, so D*(x) = sigmoid(2x).
-    d = engine.fit_discriminator(lambda k, n: 1.0 + jax.random.normal(k, (n, 1)),
+    d = fit_discriminator(lambda k, n: 1.0 + jax.random.normal(k, (n, 1)),
                                  lambda k, n: -1.0 + jax.random.normal(k, (n, 1)),
                                  jax.random.key(0), dim=1, num_steps=800)
     x = jnp.linspace(-1.5, 1.5, 7)[:, None]
     np.testing.assert_allclose(np.asarray(d(x)), 2 * np.asarray(x[:, 0]), atol=0.35)
     with pytest.raises(TypeError, match="functions"):
-        engine.fit_discriminator(None, None, jax.random.key(0), dim=1)
+        fit_discriminator(None, None, jax.random.key(0), dim=1)
 
 
 # --------------------------------------------------------------------------- Dirac GAN
@@ -102,28 +103,28 @@ def _value(theta, psi):
 def test_dirac_step_matches_autodiff_of_the_value():
     theta, psi, lr = 0.7, -1.3, 0.1
     g_theta, g_psi = jax.grad(_value, argnums=(0, 1))(theta, psi)
-    path = engine.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="simultaneous")
+    path = games.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="simultaneous")
     np.testing.assert_allclose(path[1], [theta - lr * g_theta, psi + lr * g_psi], rtol=1e-6)
     # Alternating: D steps first, then G uses the new psi.
     new_psi = psi + lr * g_psi
     g_theta_new = jax.grad(_value, argnums=0)(theta, new_psi)
-    path = engine.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="alternating")
+    path = games.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="alternating")
     np.testing.assert_allclose(path[1], [theta - lr * g_theta_new, new_psi], rtol=1e-6)
 
 
 def test_dirac_dynamics_spiral_cycle_converge():
     lr = 0.2
-    near = engine.dirac_gan(1e-4, 1e-4, lr=lr, num_steps=1, mode="simultaneous")
+    near = games.dirac_gan(1e-4, 1e-4, lr=lr, num_steps=1, mode="simultaneous")
     growth = np.linalg.norm(near[1]) / np.linalg.norm(near[0])
     assert growth == pytest.approx(math.sqrt(1 + (lr * 0.5) ** 2), rel=1e-6)  # f'(0) = 1/2
-    sim = np.linalg.norm(engine.dirac_gan(1.0, 1.0, lr=lr, num_steps=400), axis=1)
-    alt = np.linalg.norm(engine.dirac_gan(1.0, 1.0, lr=lr, num_steps=400, mode="alternating"), axis=1)
-    r1 = np.linalg.norm(engine.dirac_gan(1.0, 1.0, lr=lr, num_steps=400, mode="alternating", r1_gamma=0.3), axis=1)
+    sim = np.linalg.norm(games.dirac_gan(1.0, 1.0, lr=lr, num_steps=400), axis=1)
+    alt = np.linalg.norm(games.dirac_gan(1.0, 1.0, lr=lr, num_steps=400, mode="alternating"), axis=1)
+    r1 = np.linalg.norm(games.dirac_gan(1.0, 1.0, lr=lr, num_steps=400, mode="alternating", r1_gamma=0.3), axis=1)
     assert sim[-1] > 2 * sim[0] and alt.max() < 2.5 and alt.min() > 0.5 and r1[-1] < 0.1
     with pytest.raises(ValueError, match="unknown mode"):
-        engine.dirac_gan(1.0, 1.0, lr=0.1, num_steps=3, mode="random")
+        games.dirac_gan(1.0, 1.0, lr=0.1, num_steps=3, mode="random")
     with pytest.raises(ValueError, match="lr"):
-        engine.dirac_gan(1.0, 1.0, lr=-0.1, num_steps=3)
+        games.dirac_gan(1.0, 1.0, lr=-0.1, num_steps=3)
 
 
 # --------------------------------------------------------------------------- experiments
@@ -147,17 +148,17 @@ def test_quick_reproduce_prints_one_json_line(capsys):
     assert [r["seed"] for r in row["per_seed"]] == [0, 1] and row["seconds_per_run"] > 0
 
 
-def test_load_generator_rejects_other_models(tmp_path):
+def test_load_model_rebuilds_each_player(tmp_path):
     from course_lib import checkpoints
     from course_lib.models import Discriminator
 
     d = Discriminator(2, (4,), rngs=nnx.Rngs(params=0))
-    path = tmp_path / "d.msgpack"
+    path = tmp_path / "d.safetensors"
     checkpoints.save_checkpoint(path, d, config=d.config)
-    with pytest.raises(checkpoints.CheckpointError, match="not a Generator"):
-        engine.load_generator(path)
+    assert isinstance(checkpoints.load_model(path)[0], Discriminator)
     g = Generator(3, 64, (8,), output="sigmoid", rngs=nnx.Rngs(params=1))
-    checkpoints.save_checkpoint(tmp_path / "g.msgpack", g, config=g.config)
-    loaded = engine.load_generator(tmp_path / "g.msgpack")
+    checkpoints.save_checkpoint(tmp_path / "g.safetensors", g, config=g.config)
+    loaded, _ = checkpoints.load_model(tmp_path / "g.safetensors")
+    assert type(loaded) is Generator
     z = jnp.ones((2, 3))
     np.testing.assert_allclose(loaded(z), g(z), rtol=1e-6)

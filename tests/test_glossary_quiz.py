@@ -1,4 +1,4 @@
-"""Tests for course_lib.glossary and the 08 quiz (course_lib.exercises.ch08_quiz)."""
+"""Tests for course_lib.lessons.glossary and the 08 quiz (course_lib.exercises.ch08_quiz)."""
 from __future__ import annotations
 
 import re
@@ -6,8 +6,9 @@ import unicodedata
 
 import pytest
 
-from course_lib import glossary
+from course_lib import lessons
 from course_lib.exercises import ch08_quiz as quiz
+from course_lib.lessons import glossary
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -43,7 +44,7 @@ def test_every_entry_is_complete_and_unique():
         assert t.english.strip() and t.definition.strip()
         assert CJK.search(t.chinese), t  # the Chinese column is Chinese
         assert not CJK.search(t.english + t.definition), t  # the English columns are not
-        assert t.notebook in glossary.NOTEBOOKS
+        assert t.notebook in lessons.NOTEBOOKS
         assert all(CJK.search(v) for v in t.variants)
         assert t.definition.rstrip().endswith(".")
 
@@ -119,11 +120,11 @@ def test_quiz_questions_are_well_formed():
     for name, q in quiz.QUESTIONS.items():
         assert q.correct in q.choices
         assert set(q.why_wrong) == set(q.choices) - {q.correct}, name  # every wrong choice explained
-        assert q.notebook in glossary.NOTEBOOKS
+        assert q.notebook in lessons.NOTEBOOKS
     assert len({q.correct for q in quiz.QUESTIONS.values()}) >= 3  # the right letter varies
 
 
-def test_quiz_accepts_the_right_answers(capsys):
+def test_quiz_output_format_for_the_answer_key(capsys):
     right = quiz.check_quiz(_right_answers)
     out = capsys.readouterr().out
     assert right == len(quiz.QUESTIONS)

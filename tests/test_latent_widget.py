@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 from matplotlib.figure import Figure
 
-from course_lib import checkpoints
+from course_lib import checkpoints, plotting
 from course_lib.checkpoints import CheckpointError
 from course_lib.models import VAE
 from course_lib.widgets import latent
@@ -68,10 +68,12 @@ def test_decoder_rejects_bad_latents(decoder, small):
 
 def test_rgb_png_round_trip():
     rgb = np.asarray(jax.random.randint(jax.random.key(1), (7, 5, 3), 0, 256), np.uint8)
-    decoded = png_pixels(latent.rgb_to_png(rgb))
+    decoded = png_pixels(plotting.png_bytes(rgb))
     np.testing.assert_array_equal(np.round(decoded[..., :3] * 255).astype(np.uint8), rgb)
     with pytest.raises(ValueError, match="3 channels"):
-        latent.rgb_to_png(np.zeros((4, 4, 4), np.uint8))
+        plotting.png_bytes(np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="0..255"):
+        plotting.png_bytes(np.full((2, 2), 300))
 
 
 def test_code_scatter_figure(small):
@@ -180,37 +182,37 @@ def test_widget_bad_arguments(small):
 @pytest.fixture
 def saved_vae(tmp_path):
     model = VAE(64, 2, (16,), likelihood="bernoulli", rngs=nnx.Rngs(3))
-    path = tmp_path / "vae.msgpack"
+    path = tmp_path / "vae.safetensors"
     checkpoints.save_checkpoint(path, model, config=model.config, metadata={"beta": 1.0})
     return model, path
 
 
-def test_load_vae_round_trip(saved_vae):
+def test_load_model_round_trip_of_a_vae(saved_vae):
     model, path = saved_vae
-    loaded, manifest = latent.load_vae(path, expected_config=model.config)
+    loaded, manifest = checkpoints.load_model(path, expected_config=model.config)
     z = np.array([[0.1, 0.2]], np.float32)
     np.testing.assert_array_equal(np.asarray(loaded.decode_mean(z)), np.asarray(model.decode_mean(z)))
     assert manifest["metadata"] == {"beta": 1.0} and loaded.config == model.config
 
 
-def test_load_vae_refuses_other_architecture_and_corruption(saved_vae, tmp_path):
+def test_load_model_refuses_other_architecture_and_corruption(saved_vae, tmp_path):
     model, path = saved_vae
     other = VAE(64, 3, (16,), likelihood="bernoulli", rngs=nnx.Rngs(0))
     with pytest.raises(CheckpointError, match="different config; differing keys: z_dim: saved 2, expected 3"):
-        latent.load_vae(path, expected_config=other.config)
+        checkpoints.load_model(path, expected_config=other.config)
     with pytest.raises(CheckpointError, match="does not match the model"):
         checkpoints.load_checkpoint(path, other)
-    bad = tmp_path / "bad.msgpack"
+    bad = tmp_path / "bad.safetensors"
     shutil.copy(path, bad)
     shutil.copy(checkpoints.manifest_path(path), checkpoints.manifest_path(bad))
     raw = bytearray(bad.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     bad.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match="corrupted"):
-        latent.load_vae(bad)
-    with pytest.raises(FileNotFoundError, match="train_vae_checkpoints.py"):
-        latent.load_vae(tmp_path / "missing.msgpack")
-    not_vae = tmp_path / "mlp.msgpack"
+        checkpoints.load_model(bad)
+    with pytest.raises(FileNotFoundError, match="missing.safetensors"):
+        checkpoints.load_model(tmp_path / "missing.safetensors")
+    not_vae = tmp_path / "mlp.safetensors"
     checkpoints.save_checkpoint(not_vae, nnx.Linear(2, 2, rngs=nnx.Rngs(0)), config={"model": "Linear"})
-    with pytest.raises(CheckpointError, match="does not hold a VAE"):
-        latent.load_vae(not_vae)
+    with pytest.raises(CheckpointError, match="unknown model 'Linear'"):
+        checkpoints.load_model(not_vae)

@@ -1,4 +1,4 @@
-"""Tests for course_lib.surfaces, games, gradient_estimators and widgets.optim (03_gradient_descent)."""
+"""Tests for course_lib.lessons.surfaces, games, gradient_estimators and widgets.optim (03_gradient_descent)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from course_lib import games, gradient_estimators as G, surfaces
+from course_lib.lessons import games, gradient_estimators as G, surfaces
 from course_lib.training import make_optimizer
 from course_lib.widgets import optim as O
 

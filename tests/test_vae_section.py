@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from course_lib import checkpoints, losses
+from course_lib import checkpoints, losses, pretrained
 from course_lib.__main__ import main as cli
 from course_lib.checkpoints import CheckpointError
+from course_lib.data import load_vae_data
 from course_lib.exercises import ch04_vae
 from course_lib.models import VAE
 from course_lib.reproduce import registry
@@ -83,13 +84,13 @@ def test_reproduce_quick_prints_the_promised_fields(capsys):
 
 
 def test_vae_data_conventions():
-    d = rep.load_vae_data("digits")
+    d = load_vae_data("digits")
     assert d["train"].shape == (1000, 64) and d["val"].shape == (350, 64) and d["test"].shape == (447, 64)
     assert d["train"].dtype == np.int32 and d["train"].max() == 16 and d["likelihood"] == "categorical"
-    m = rep.load_vae_data("mnist5k")
+    m = load_vae_data("mnist5k")
     assert set(np.unique(m["test"])) == {0.0, 1.0} and m["likelihood"] == "bernoulli"
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
-        rep.load_vae_data("cifar")
+        load_vae_data("cifar")
     with pytest.raises(ValueError, match="unknown name"):
         rep.run_experiment("vae-cifar", 0)
 
@@ -100,20 +101,20 @@ def test_vae_data_conventions():
 def test_pretrained_checkpoints_are_small_verified_and_documented():
     total = 0
     for beta in latent.PRETRAINED_BETAS:
-        path = latent.pretrained_path(beta)
+        path = pretrained.path(pretrained.beta_vae(beta))
         manifest = checkpoints.verify_checkpoint(path)
         total += path.stat().st_size
         assert manifest["config"]["z_dim"] == 2 and manifest["config"]["x_dim"] == 784
         meta = manifest["metadata"]
-        assert meta["beta"] == beta and meta["command"] == latent.RETRAIN_COMMAND
+        assert meta["beta"] == beta and meta["command"] == pretrained.CHECKPOINTS[pretrained.beta_vae(beta)].command
         assert meta["test_nll_is"] <= meta["test_nelbo"]
         assert len(meta["history"]["loss"]) == meta["settings"]["num_epochs"]
     assert total < 4e6  # a few MB at most
 
 
 def test_pretrained_model_matches_its_recorded_test_elbo():
-    model, manifest = latent.load_vae(latent.pretrained_path(1.0))
-    x = jnp.asarray(rep.load_vae_data("mnist5k")["test"])
+    model, manifest = pretrained.load(pretrained.beta_vae(1.0))
+    x = jnp.asarray(load_vae_data("mnist5k")["test"])
     mu, logvar = model.encode(x)  # recomputed here from the model's pieces, one z per image
     z = mu + jnp.exp(0.5 * logvar) * jax.random.normal(jax.random.key(0), mu.shape)
     nelbo = float(jnp.mean(losses.gaussian_kl(mu, logvar) - model.log_likelihood(x, model.decode(z))))
@@ -121,7 +122,7 @@ def test_pretrained_model_matches_its_recorded_test_elbo():
 
 
 def test_bad_input_gives_clear_errors(tmp_path):
-    model, _ = latent.load_vae(latent.pretrained_path(1.0))
+    model, _ = pretrained.load(pretrained.beta_vae(1.0))
     with pytest.raises(ValueError, match=r"z must have shape \(B, 2\) for this VAE \(z_dim=2\), got shape \(1, 3\)"):
         model.decode(jnp.zeros((1, 3)))
     decoder = latent.LatentDecoder(model, (28, 28))
@@ -129,22 +130,22 @@ def test_bad_input_gives_clear_errors(tmp_path):
         decoder(np.zeros(5, np.float32))
     wider = VAE(784, 2, (256,), likelihood="bernoulli", rngs=nnx.Rngs(0))
     with pytest.raises(CheckpointError, match=r"different config; differing keys: .*hidden: saved \[128, 128\], expected \[256\]"):
-        latent.load_vae(latent.pretrained_path(1.0), expected_config=wider.config)
+        checkpoints.load_model(pretrained.path(pretrained.beta_vae(1.0)), expected_config=wider.config)
     with pytest.raises(CheckpointError, match="does not match the model"):
-        checkpoints.load_checkpoint(latent.pretrained_path(1.0), wider)
-    bad = tmp_path / "vae.msgpack"
-    shutil.copy(latent.pretrained_path(1.0), bad)
-    shutil.copy(checkpoints.manifest_path(latent.pretrained_path(1.0)), checkpoints.manifest_path(bad))
+        checkpoints.load_checkpoint(pretrained.path(pretrained.beta_vae(1.0)), wider)
+    bad = tmp_path / "vae.safetensors"
+    shutil.copy(pretrained.path(pretrained.beta_vae(1.0)), bad)
+    shutil.copy(checkpoints.manifest_path(pretrained.path(pretrained.beta_vae(1.0))), checkpoints.manifest_path(bad))
     with open(bad, "r+b") as f:  # flip one byte in the middle of the weights
         f.seek(1000)
         byte = f.read(1)
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0x01]))
     with pytest.raises(CheckpointError, match="corrupted or was modified"):
-        latent.load_vae(bad)
+        checkpoints.load_model(bad)
     bad.write_bytes(bad.read_bytes()[:100])  # truncated
     with pytest.raises(CheckpointError, match="SHA-256"):
-        latent.load_vae(bad)
+        checkpoints.load_model(bad)
 
 
 def test_checkpoint_script_is_rerunnable(tmp_path, capsys):
@@ -156,7 +157,7 @@ def test_checkpoint_script_is_rerunnable(tmp_path, capsys):
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.main(["--quick", "--beta", "4", "--out", str(tmp_path)]) == 0
-    out = tmp_path / latent.pretrained_path(4.0).name
-    model, manifest = latent.load_vae(out)
+    out = tmp_path / pretrained.path(pretrained.beta_vae(4.0)).name
+    model, manifest = checkpoints.load_model(out)
     assert model.z_dim == 2 and manifest["metadata"]["beta"] == 4.0
     assert "beta=4" in capsys.readouterr().out

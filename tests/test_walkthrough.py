@@ -1,4 +1,4 @@
-"""Tests for course_lib.walkthrough (06_code_walkthrough) and its exercise checks.
+"""Tests for course_lib.lessons.walkthrough (06_code_walkthrough) and its exercise checks.
 
 The two trainings the issue asks for: the faithful re-creation of the article's program,
 whose discriminator never improves at telling real digits from anything else, and the
@@ -15,17 +15,19 @@ import pytest
 import scipy.linalg
 from flax import nnx
 
-from course_lib import data, walkthrough as wt
+from course_lib import data
+from course_lib.lessons import walkthrough as wt
+from course_lib.evaluation import pca
 from course_lib.exercises import ch06_walkthrough as ex
 from course_lib.models import count_params
-from course_lib.training import train_gan
+from course_lib.training import init_gan_state, train_gan
 
 
 @pytest.fixture(scope="module")
 def mnist():
     x_train = data.to_unit_interval(data.load_mnist5k("train").x, 256)  # (4000, 784) in [0, 1]
     x_test = data.to_unit_interval(data.load_mnist5k("test").x, 256)  # (500, 784)
-    return x_train, x_test, wt.pca_basis(x_train)
+    return x_train, x_test, pca.pca_basis(x_train)
 
 
 def _noise_images(n=500):
@@ -44,8 +46,7 @@ def article_run():
                              g_tx=g_tx, d_tx=d_tx, batch_size=32)
 
     def fresh(g, d):
-        gp, dp = nnx.state(g, nnx.Param), nnx.state(d, nnx.Param)
-        return wt.WalkthroughState(gp, dp, g_tx.init(gp), d_tx.init(dp))
+        return init_gan_state(g, d, g_tx, d_tx)
 
     return run, fresh
 
@@ -158,7 +159,7 @@ def test_fixed_gan_samples_move_toward_the_data(mnist):
 
     def frechet():
         x_gen = wt.article_rescale(g.sample(jax.random.key(9), 500))  # tanh [-1, 1] -> [0, 1]
-        return wt.frechet_distance(np.asarray(x_gen), x_test, basis)
+        return pca.pca_frechet_distance(np.asarray(x_gen), x_test, basis)
 
     before = frechet()
     history = train_gan(g, d, 2.0 * x_train - 1.0, key=jax.random.key(0), num_steps=150,
@@ -174,19 +175,19 @@ def test_fixed_gan_samples_move_toward_the_data(mnist):
 
 def test_frechet_distance_matches_scipy_on_the_projections(mnist):
     x_train, x_test, basis = mnist
-    a, b = wt.project(x_train[:300], basis), wt.project(x_test, basis)  # (300, 20), (500, 20)
+    a, b = pca.project(x_train[:300], basis), pca.project(x_test, basis)  # (300, 20), (500, 20)
     x64 = np.asarray(x_train, np.float64)
     np.testing.assert_allclose(a, (x64[:300] - x64.mean(0)) @ basis.components, atol=1e-9)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     reference = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(
         cov_a + cov_b - 2 * scipy.linalg.sqrtm(cov_a @ cov_b).real)
-    assert wt.frechet_distance(x_train[:300], x_test, basis) == pytest.approx(reference, rel=1e-6)
+    assert pca.pca_frechet_distance(x_train[:300], x_test, basis) == pytest.approx(reference, rel=1e-6)
     # the basis is the top principal subspace: it captures what scikit-learn's PCA captures
     from sklearn.decomposition import PCA
 
-    small = wt.pca_basis(x_train[:600], num_components=10)
+    small = pca.pca_basis(x_train[:600], num_components=10)
     reference_pca = PCA(n_components=10, svd_solver="full").fit(x64[:600])
-    captured = np.var(wt.project(x64[:600], small), axis=0, ddof=1)  # variance along each direction
+    captured = np.var(pca.project(x64[:600], small), axis=0, ddof=1)  # variance along each direction
     np.testing.assert_allclose(captured, reference_pca.explained_variance_, rtol=1e-6)
     np.testing.assert_allclose(np.abs(np.sum(reference_pca.components_.T * small.components, axis=0)), 1.0,
                                atol=1e-6)  # the same directions, up to sign
@@ -196,18 +197,18 @@ def test_frechet_distance_on_images(mnist):
     x_train, x_test, basis = mnist
     assert basis.components.shape == (784, 20)
     np.testing.assert_allclose(basis.components.T @ basis.components, np.eye(20), atol=1e-8)
-    real = wt.frechet_distance(x_train[:500], x_test, basis)
-    black = wt.frechet_distance(np.zeros((500, 784), np.float32), x_test, basis)
+    real = pca.pca_frechet_distance(x_train[:500], x_test, basis)
+    black = pca.pca_frechet_distance(np.zeros((500, 784), np.float32), x_test, basis)
     assert real < 2.0 < 40.0 < black  # two real samples are close; black images are far
-    assert wt.frechet_distance(x_test, x_test, basis) == pytest.approx(0.0, abs=1e-6)
+    assert pca.pca_frechet_distance(x_test, x_test, basis) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(TypeError, match="PCABasis"):
-        wt.frechet_distance(x_test, x_test, None)
+        pca.pca_frechet_distance(x_test, x_test, None)
     with pytest.raises(ValueError, match="at least 2 rows"):
-        wt.frechet_distance(x_test[:1], x_test, basis)
+        pca.pca_frechet_distance(x_test[:1], x_test, basis)
     with pytest.raises(ValueError, match="x must have shape"):
-        wt.project(x_test[:, :64], basis)
+        pca.project(x_test[:, :64], basis)
     with pytest.raises(ValueError, match="num_components"):
-        wt.pca_basis(x_test[:10], 20)
+        pca.pca_basis(x_test[:10], 20)
     report = wt.sample_report(x_test, x_test, basis)
     assert 0.1 < report["pixel_mean"] < 0.16 and 0.7 < report["dark_fraction"] < 0.9
 

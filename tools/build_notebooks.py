@@ -11,7 +11,9 @@ Each notebook has a text source ``notebooks/src/NN_name.py`` in the jupytext
     print("code")
 
 Cell options after ``# %%`` are ``key=<JSON>`` pairs: ``tags=[...]`` and
-``slideshow={"slide_type": "slide"}`` become cell metadata.
+``slideshow={"slide_type": "slide"}`` become cell metadata. IPython magics are written
+commented, as jupytext writes them (``# %matplotlib inline``), so every source parses as
+Python; the built cell holds the magic (``%matplotlib inline``).
 
 ``python tools/build_notebooks.py [NAMES...]`` converts each source, executes it in a
 fresh kernel from the notebooks/ folder (so execution counts are 1..N), fails on any
@@ -33,7 +35,18 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOURCES = NOTEBOOKS / "src"
-REPO_URL = "https://github.com/deep-generative-course/dgm-course"
+
+
+def repository_url() -> str:
+    """The public repository: ``[project.urls] Repository`` in pyproject.toml, its one home."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+REPO_URL = repository_url()
 """The public repository (Colab badges and the Colab bootstrap cell clone it)."""
 
 COLAB_BOOTSTRAP = f"""# Colab only: fetch the course and install course_lib; elsewhere this cell does nothing.
@@ -48,6 +61,9 @@ if "google.colab" in sys.modules:
 """The first code cell of every notebook (the source says ``{{COLAB_BOOTSTRAP}}``)."""
 
 CELL_RE = re.compile(r"^# %%(?P<md> \[markdown\])?(?P<opts>.*)$")
+MAGIC_RE = re.compile(r"^# (?P<magic>%[A-Za-z]\w*\b.*)$")
+"""A line magic commented out the way jupytext writes it (``# %matplotlib inline``), so that
+the source parses as Python; the notebook cell gets the magic itself."""
 OPT_RE = re.compile(r"(\w+)=")
 
 
@@ -92,6 +108,7 @@ def parse_source(path: pathlib.Path) -> nbformat.NotebookNode:
             text = text.replace("{{COLAB_BADGE}}", colab_badge(path.stem))
             cells.append(nbformat.v4.new_markdown_cell(text, metadata=meta))
         else:
+            text = "\n".join(MAGIC_RE.sub(r"\g<magic>", line) for line in text.splitlines())
             cell_meta = dict(meta)
             if text.strip() == "{{COLAB_BOOTSTRAP}}":
                 text = COLAB_BOOTSTRAP

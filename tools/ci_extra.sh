@@ -6,6 +6,9 @@
 #      (HTML checks, and every page opened in Chromium with the network cut off)
 #   4. student copies built, each run to the end (checks print "not implemented yet")
 #   5. Colab's stack (tools/colab_compat.sh): unit tests + every notebook with nbval-lax
+#   6. portability: every notebook under strict nbval with XLA's CPU instruction set capped at
+#      SSE4.2, so a cell whose printed digits depend on the CPU (AVX-512 vs AVX2 rounding)
+#      fails here instead of on the next machine
 # Every step runs even if an earlier one failed; the times and a summary come at the end, and
 # the exit status is non-zero if any step failed. Screenshots: artifacts/screenshots/.
 #
@@ -88,6 +91,9 @@ run_step build build_slides_and_site
 run_step site site_tests
 run_step student student_copies
 run_step colab env -u JAX_COMPILATION_CACHE_DIR -u JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS tools/colab_compat.sh
+# No persistent cache here: programs compiled for the full instruction set must not be reused.
+run_step portable env -u JAX_COMPILATION_CACHE_DIR -u JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS \
+  XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_cpu_max_isa=SSE4_2" "$PY" -m pytest -q notebooks
 
 echo
 echo "ci_extra summary (step, time, result):"

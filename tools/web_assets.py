@@ -18,10 +18,17 @@ import shutil
 import subprocess
 import tarfile
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NPM_CACHE = ROOT / "build" / "npm"
-REPO_URL = "https://github.com/deep-generative-course/dgm-course"
+REPO_URL = tomllib.loads((ROOT / "pyproject.toml").read_text())[
+    "project"]["urls"]["Repository"]
+"""The public repository, read from pyproject.toml's [project.urls] (its one home)."""
 
 # Exact versions (npm). MathJax stays on 2.7: nbconvert's templates call the MathJax 2 API.
 PINS = {

@@ -10,6 +10,7 @@ from course_lib.data.images import (
     load_digits,
     load_images,
     load_mnist5k,
+    load_vae_data,
     to_unit_interval,
 )
 from course_lib.data.toy import (
@@ -24,7 +25,7 @@ from course_lib.data.toy import (
 from course_lib.data.batching import iterate_minibatches, num_batches
 
 __all__ = [
-    "DATASETS", "ImageSplit", "binarize", "load_digits", "load_images", "load_mnist5k",
+    "DATASETS", "ImageSplit", "binarize", "load_digits", "load_images", "load_mnist5k", "load_vae_data",
     "to_unit_interval", "TOY_DEFAULTS", "TOY_NAMES", "GaussianMixture", "has_density",
     "sample_toy", "toy_log_density", "toy_mixture", "iterate_minibatches", "num_batches",
 ]

@@ -7,10 +7,13 @@ Readers who want the full 60,000 / 10,000 splits for longer runs call
 network connection; the four ``.gz`` files of the dataset are then cached under
 ``data_dir() / "downloads" / name`` and every later call works offline.
 
-Each file is streamed to a temporary file in the cache folder, its SHA-256 is
-compared with the pinned value in ``DATASET_FILES``, and only then is it moved
-into place with an atomic ``os.replace``: a cached file is either complete and
-verified or absent. Cached files are verified again before every use.
+Fetching is pooch's job (``pooch.retrieve``, the downloader SciPy and scikit-image
+use): it streams each file to a temporary file in the cache folder, compares its
+SHA-256 with the pinned value in ``DATASET_FILES`` and only then moves it into
+place, so a cached file is either complete and verified or absent. This module
+adds the mirrors (tried in order), the IDX parsing and the error messages; cached
+files are verified again before every use. A mirror may also be a local folder
+(``file://`` URL), which is copied instead of downloaded.
 
 File format (IDX, big-endian): two zero bytes, a type byte (0x08 = unsigned byte),
 a byte giving the number of dimensions d, then d uint32 sizes, then the values in
@@ -21,14 +24,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import os
 import pathlib
-import tempfile
+import shutil
+import urllib.parse
 import urllib.request
 import zlib
 
 import numpy as np
+import pooch
 
 from course_lib import _validate
 from course_lib.data.images import ImageSplit
@@ -93,7 +97,7 @@ IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (N,)
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
-_CHUNK_BYTES = 1 << 16
+_CHUNK_BYTES = 1 << 16  # read size when re-verifying a cached file
 
 _OFFLINE_HINT = (
     "The course does not need this download: every notebook runs offline on "
@@ -108,10 +112,6 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """A downloaded or cached file does not have the pinned SHA-256 digest."""
-
-
-class _Unreachable(Exception):
-    """Internal: one mirror failed for a network reason (message says which)."""
 
 
 def dataset_dir(name: str, root=None) -> pathlib.Path:
@@ -239,25 +239,24 @@ def _ensure_file(name: str, directory: pathlib.Path, filename: str, *, timeout: 
 
 def _download_file(name: str, directory: pathlib.Path, filename: str, *,
                    timeout: float) -> pathlib.Path:
-    """Try each mirror in turn: stream to a temp file, verify, then os.replace."""
+    """Try each mirror in turn with ``pooch.retrieve`` (stream, verify the SHA-256, move into place)."""
+    import requests  # pooch's own dependency, for its network exceptions
+
     expected = DATASET_FILES[name]["sha256"][filename]
     target = directory / filename
+    if target.exists():  # a forced download replaces the file; pooch would keep a valid one
+        target.unlink()
     unreachable, mismatched = [], []
     for mirror in DATASET_FILES[name]["mirrors"]:
         url = mirror + filename
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=directory)
         try:
-            with os.fdopen(fd, "wb") as out:
-                got = _fetch(url, out, timeout=timeout)
-            if got == expected:
-                os.replace(tmp_name, target)  # atomic: the file is whole or absent
-                return target
-            mismatched.append(f"{url} gave SHA-256 {got}")
-        except _Unreachable as err:
-            unreachable.append(f"{url}: {err}")
-        finally:
-            if os.path.exists(tmp_name):
-                os.remove(tmp_name)
+            pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=filename, path=directory,
+                           downloader=lambda u, out, p: _fetch(u, out, p, timeout=timeout), progressbar=False)
+            return target
+        except ValueError as err:  # pooch: the SHA-256 differs (it deleted the download)
+            mismatched.append(f"{url}: {err}")
+        except (OSError, requests.RequestException) as err:
+            unreachable.append(f"{url}: {_describe_error(err)}")
     if mismatched:
         raise ChecksumError(
             f"downloaded {filename} for {name!r} but its SHA-256 is wrong: expected "
@@ -273,28 +272,12 @@ def _download_file(name: str, directory: pathlib.Path, filename: str, *,
     )
 
 
-def _fetch(url: str, out, *, timeout: float) -> str:
-    """Stream the body at ``url`` into the binary file ``out``; return its SHA-256.
-
-    Network failures (no route, refused, timeout, HTTP error, cut connection)
-    raise ``_Unreachable``; errors writing ``out`` propagate unchanged.
-    """
-    digest = hashlib.sha256()
-    try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except (OSError, http.client.HTTPException) as err:  # URLError is an OSError
-        raise _Unreachable(_describe_error(err)) from err
-    with response:
-        while True:
-            try:
-                chunk = response.read(_CHUNK_BYTES)
-            except (OSError, http.client.HTTPException) as err:
-                raise _Unreachable(_describe_error(err)) from err
-            if not chunk:
-                break
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
+def _fetch(url: str, output_file, pooch_obj=None, *, timeout: float) -> None:
+    """The pooch downloader of every mirror: copy a ``file://`` URL, else pooch's HTTP download."""
+    if url.startswith("file:"):
+        shutil.copyfile(urllib.request.url2pathname(urllib.parse.urlparse(url).path), output_file)
+        return
+    pooch.HTTPDownloader(timeout=timeout, progressbar=False)(url, output_file, pooch_obj)
 
 
 def _describe_error(err: Exception) -> str:

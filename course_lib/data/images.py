@@ -129,3 +129,25 @@ def binarize(x, num_levels: int, threshold: float = 0.5) -> np.ndarray:
     """Fixed binarization: 1 where x / (num_levels - 1) > threshold, else 0 (float32)."""
     threshold = _validate.real_in_range("threshold", threshold, 0.0, 1.0)
     return (to_unit_interval(x, num_levels) > threshold).astype(np.float32)
+
+
+def load_vae_data(dataset: str) -> dict:
+    """Train/val/test arrays of ``dataset`` in the VAE's convention, and the likelihood to use (04_vae).
+
+    digits: int32 levels 0..16 (categorical); mnist5k: float32 {0, 1} after fixed
+    binarization at 0.5 (Bernoulli).
+    """
+    _validate.one_of("dataset", dataset, ("digits", "mnist5k"))
+    out = {}
+    for split in ("train", "val", "test"):
+        if dataset == "digits":
+            s = load_digits(split)
+            out[split] = s.x.astype(np.int32)
+        else:
+            s = load_mnist5k(split)
+            out[split] = binarize(s.x, s.num_levels)
+        out[f"y_{split}"] = s.y
+    out["likelihood"] = "categorical" if dataset == "digits" else "bernoulli"
+    out["num_levels"] = 17 if dataset == "digits" else None
+    out["image_shape"] = (8, 8) if dataset == "digits" else (28, 28)
+    return out

@@ -21,7 +21,8 @@ import optax
 from flax import nnx
 
 from course_lib import _validate, checkpoints, paths
-from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, MLP, check_sizes
+from course_lib.models.registry import build_from_config, register
 from course_lib.training.core import CompiledStep, History, check_finite, make_optimizer
 
 
@@ -36,13 +37,14 @@ CLASSIFIER_CONFIGS = {
 TRAIN_COMMAND = "python scripts/train_digit_classifier.py --dataset {dataset}"
 
 
+@register
 class DigitClassifier(nnx.Module):
     """x (B, in_dim) in [0, 1] -> logits (B, num_classes); ``features`` gives the hidden layer."""
 
     def __init__(self, in_dim: int = 64, hidden: Sequence[int] = (256, 128), num_classes: int = 10, *,
                  activation: str = "relu", rngs: nnx.Rngs):
         self.in_dim = _validate.positive_int("in_dim", in_dim)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         if not self.hidden:
             raise ValueError("hidden must have at least one layer width (the feature layer)")
         self.num_classes = _validate.positive_int("num_classes", num_classes, minimum=2)
@@ -54,6 +56,11 @@ class DigitClassifier(nnx.Module):
     def config(self) -> dict:
         return {"model": "DigitClassifier", "in_dim": self.in_dim, "hidden": list(self.hidden),
                 "num_classes": self.num_classes, "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> DigitClassifier:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     @property
     def num_features(self) -> int:
@@ -165,9 +172,9 @@ def train_classifier(model: DigitClassifier, x, y, *, key, num_epochs: int = 60,
 
 
 def classifier_path(dataset: str = "digits"):
-    """Where the pretrained classifier of ``dataset`` lives: data/checkpoints/classifier_<dataset>.msgpack."""
+    """Where the pretrained classifier of ``dataset`` lives: ``pretrained.path("classifier_<dataset>")``."""
     _validate.one_of("dataset", dataset, CLASSIFIER_CONFIGS)
-    return paths.checkpoint_dir() / f"classifier_{dataset}.msgpack"
+    return paths.checkpoint_dir() / f"classifier_{dataset}{checkpoints.SUFFIX}"
 
 
 def build_classifier(dataset: str = "digits", seed: int = 0) -> DigitClassifier:
@@ -182,12 +189,11 @@ def build_classifier(dataset: str = "digits", seed: int = 0) -> DigitClassifier:
 def load_classifier(dataset: str = "digits") -> tuple[DigitClassifier, dict]:
     """The pretrained classifier of ``dataset`` and its checkpoint manifest.
 
-    Raises FileNotFoundError (with the command that creates it) if the checkpoint is missing.
+    Raises FileNotFoundError (with the command that creates it) if the checkpoint is missing,
+    and CheckpointError if it holds another architecture than :data:`CLASSIFIER_CONFIGS`.
     """
     path = classifier_path(dataset)
     if not path.is_file():
         raise FileNotFoundError(f"no pretrained classifier at {path.name!r} in the checkpoint folder; "
                                 f"create it with: {TRAIN_COMMAND.format(dataset=dataset)}")
-    model = build_classifier(dataset)
-    manifest = checkpoints.load_checkpoint(path, model, expected_config=CLASSIFIER_CONFIGS[dataset])
-    return model, manifest
+    return checkpoints.load_model(path, expected_config=CLASSIFIER_CONFIGS[dataset])

@@ -35,7 +35,8 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate, losses
-from course_lib.models.mlp import ACTIVATIONS, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, check_sizes
+from course_lib.models.registry import build_from_config, register
 
 INPUTS = ("one_hot", "scalar")
 """How a pixel enters the network: a one-hot vector of its K levels, or its level scaled to [0, 1]."""
@@ -89,7 +90,7 @@ def made_masks(dim: int, hidden: Sequence[int], order=None) -> list[np.ndarray]:
     output) is over D outputs; a model with K values per output repeats its columns K times.
     """
     dim = _validate.positive_int("dim", dim, minimum=2)
-    hidden = _check_sizes("hidden", hidden)
+    hidden = check_sizes("hidden", hidden)
     d_in = np.arange(1, dim + 1) if order is None else input_degrees(order)
     degrees = [d_in] + [hidden_degrees(dim, h) for h in hidden]
     masks = [(b[None, :] >= a[:, None]).astype(np.float32) for a, b in zip(degrees[:-1], degrees[1:])]
@@ -110,6 +111,7 @@ class MaskedLinear(nnx.Module):
         return y + self.bias[...] if self.bias is not None else y
 
 
+@register
 class MADE(nnx.Module):
     """A masked autoencoder for distribution estimation with a categorical likelihood.
 
@@ -131,7 +133,7 @@ class MADE(nnx.Module):
                  activation: str = "relu", rngs: nnx.Rngs):
         self.dim = _validate.positive_int("dim", dim, minimum=2)
         self.num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         if not self.hidden:
             raise ValueError("hidden must have at least one layer width")
         self.activation = _validate.one_of("activation", activation, ACTIVATIONS)
@@ -149,6 +151,11 @@ class MADE(nnx.Module):
         return {"model": "MADE", "dim": self.dim, "num_levels": self.num_levels, "hidden": list(self.hidden),
                 "inputs": self.inputs, "num_orderings": self.num_orderings, "dropout": self.dropout,
                 "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> MADE:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     @property
     def orders(self) -> np.ndarray:

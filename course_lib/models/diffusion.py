@@ -32,7 +32,8 @@ from flax import nnx
 from jax.scipy.special import log_ndtr
 
 from course_lib import _validate
-from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, MLP, check_sizes
+from course_lib.models.registry import build_from_config, register
 
 SCHEDULES = ("linear", "cosine")
 VARIANCES = ("beta", "beta_tilde")
@@ -161,6 +162,7 @@ def timestep_embedding(t, num_steps: int, dim: int) -> jax.Array:
     return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
 
 
+@register
 class EpsModel(nnx.Module):
     """The noise predictor eps_theta(x_t, t): an MLP on [x_t, embedding(t)], (B, D), (B,) -> (B, D).
 
@@ -175,7 +177,7 @@ class EpsModel(nnx.Module):
                  time_dim: int = 32, activation: str = "gelu", rngs: nnx.Rngs):
         self.dim = _validate.positive_int("dim", dim)
         self.num_steps = _validate.positive_int("num_steps", num_steps, minimum=2)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.time_dim = _validate.positive_int("time_dim", time_dim, minimum=2)
         self.activation = _validate.one_of("activation", activation, ACTIVATIONS)
         self.net = MLP((dim + time_dim, *self.hidden, dim), activation=activation, rngs=rngs)
@@ -184,6 +186,11 @@ class EpsModel(nnx.Module):
     def config(self) -> dict:
         return {"model": "EpsModel", "dim": self.dim, "num_steps": self.num_steps, "hidden": list(self.hidden),
                 "time_dim": self.time_dim, "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> EpsModel:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     def __call__(self, x_t, t):
         emb = timestep_embedding(t, self.num_steps, self.time_dim)  # (B, time_dim)

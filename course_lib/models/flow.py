@@ -30,7 +30,8 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate
-from course_lib.models.mlp import ACTIVATIONS, MLP, _check_sizes
+from course_lib.models.mlp import ACTIVATIONS, MLP, check_sizes
+from course_lib.models.registry import build_from_config, register
 
 _LOG_2PI = math.log(2 * math.pi)
 MASK_KINDS = ("alternate", "checkerboard")
@@ -103,6 +104,7 @@ class AffineCoupling(nnx.Module):
         return m * h_out + (1.0 - m) * (h_out - t) * jnp.exp(-s)
 
 
+@register
 class RealNVP(nnx.Module):
     """A stack of affine coupling layers over a standard normal base.
 
@@ -123,7 +125,7 @@ class RealNVP(nnx.Module):
                  activation: str = "relu", rngs: nnx.Rngs):
         self.dim = _validate.positive_int("dim", dim, minimum=2)
         self.num_layers = _validate.positive_int("num_layers", num_layers)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.masks_kind = _validate.one_of("masks", masks, MASK_KINDS)
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
         self.activation = _validate.one_of("activation", activation, ACTIVATIONS)
@@ -138,6 +140,11 @@ class RealNVP(nnx.Module):
         return {"model": "RealNVP", "dim": self.dim, "num_layers": self.num_layers, "hidden": list(self.hidden),
                 "masks": self.masks_kind, "image_shape": None if self.image_shape is None else list(self.image_shape),
                 "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> RealNVP:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     def layers(self) -> list[AffineCoupling]:
         return [getattr(self, f"coupling_{i}") for i in range(self.num_layers)]

@@ -10,14 +10,17 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from course_lib import _validate
-from course_lib.models.mlp import MLP, _check_sizes
+from course_lib.models.mlp import MLP, check_sizes
+from course_lib.models.registry import build_from_config, register
 
 OUTPUT_ACTIVATIONS = {"none": lambda x: x, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
 
 
+@register
 class Generator(nnx.Module):
     """G: z (B, noise_dim) -> x (B, out_dim).
 
@@ -32,7 +35,7 @@ class Generator(nnx.Module):
                  activation: str = "relu", output: str = "none", rngs: nnx.Rngs):
         self.noise_dim = _validate.positive_int("noise_dim", noise_dim)
         self.out_dim = _validate.positive_int("out_dim", out_dim)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.output = _validate.one_of("output", output, OUTPUT_ACTIVATIONS)
         self.activation = activation
         self.net = MLP((self.noise_dim, *self.hidden, self.out_dim), activation=activation, rngs=rngs)
@@ -41,6 +44,11 @@ class Generator(nnx.Module):
     def config(self) -> dict:
         return {"model": "Generator", "noise_dim": self.noise_dim, "out_dim": self.out_dim,
                 "hidden": list(self.hidden), "activation": self.activation, "output": self.output}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> Generator:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     def __call__(self, z):
         return OUTPUT_ACTIVATIONS[self.output](self.net(z))
@@ -51,13 +59,49 @@ class Generator(nnx.Module):
         return self(jax.random.normal(key, (num_samples, self.noise_dim)))
 
 
+@register
+class ToyGenerator(Generator):
+    """x = scale * G(z): a generator of 2-D toy data with a fixed output scale (05_gan.ipynb's lab).
+
+    The lab trains a :class:`Generator` and multiplies its output by ``LabConfig.scale``; this
+    class keeps that scale with the weights, so that a checkpoint samples what the lab sampled.
+    Same parameters as :class:`Generator`; ``sample`` returns a numpy array (N, out_dim).
+    """
+
+    def __init__(self, noise_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128), *,
+                 activation: str = "relu", output: str = "none", scale: float = 1.0, rngs: nnx.Rngs):
+        super().__init__(noise_dim, out_dim, hidden, activation=activation, output=output, rngs=rngs)
+        self.scale = _validate.positive_float("scale", scale)
+
+    @property
+    def config(self) -> dict:
+        return {**super().config, "model": "ToyGenerator", "scale": self.scale}
+
+    @classmethod
+    def from_generator(cls, generator: Generator, scale: float) -> ToyGenerator:
+        """A ToyGenerator holding (a copy of) ``generator``'s weights and the output ``scale``."""
+        if not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a course_lib.models.Generator, got {type(generator).__name__}")
+        toy = cls.from_config({**generator.config, "model": cls.__name__, "scale": scale})
+        nnx.update(toy, nnx.state(generator, nnx.Param))
+        return toy
+
+    def __call__(self, z):
+        return self.scale * super().__call__(z)
+
+    def sample(self, key, num_samples: int) -> np.ndarray:
+        """(N, out_dim) samples scale * G(z), z ~ N(0, I), as a numpy array."""
+        return np.asarray(super().sample(key, num_samples))
+
+
+@register
 class Discriminator(nnx.Module):
     """D: x (B, in_dim) -> logits (B,); D(x) = sigmoid(logits)."""
 
     def __init__(self, in_dim: int, hidden: Sequence[int] = (128, 128), *,
                  activation: str = "relu", rngs: nnx.Rngs):
         self.in_dim = _validate.positive_int("in_dim", in_dim)
-        self.hidden = _check_sizes("hidden", hidden)
+        self.hidden = check_sizes("hidden", hidden)
         self.activation = activation
         self.net = MLP((self.in_dim, *self.hidden, 1), activation=activation, rngs=rngs)
 
@@ -65,6 +109,11 @@ class Discriminator(nnx.Module):
     def config(self) -> dict:
         return {"model": "Discriminator", "in_dim": self.in_dim, "hidden": list(self.hidden),
                 "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> Discriminator:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     def __call__(self, x):
         return self.net(x)[..., 0]

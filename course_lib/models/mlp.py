@@ -23,7 +23,8 @@ ACTIVATIONS = {
 """Hidden-layer activations by name."""
 
 
-def _check_sizes(name: str, sizes) -> tuple[int, ...]:
+def check_sizes(name: str, sizes) -> tuple[int, ...]:
+    """Layer widths ``sizes`` as a tuple of positive ints, or a TypeError/ValueError naming ``name``."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"{name} must be a sequence of layer widths, got {type(sizes).__name__}")
     return tuple(_validate.positive_int(f"{name}[{i}]", s) for i, s in enumerate(sizes))
@@ -44,7 +45,7 @@ class MLP(nnx.Module):
     """
 
     def __init__(self, sizes: Sequence[int], *, activation: str = "relu", rngs: nnx.Rngs):
-        sizes = _check_sizes("sizes", sizes)
+        sizes = check_sizes("sizes", sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
         _validate.one_of("activation", activation, ACTIVATIONS)

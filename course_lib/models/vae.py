@@ -22,7 +22,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from course_lib import _validate, losses
-from course_lib.models.mlp import MLP, _check_sizes
+from course_lib.models.mlp import MLP, check_sizes
+from course_lib.models.registry import build_from_config, register
 
 LIKELIHOODS = ("bernoulli", "categorical", "gaussian")
 
@@ -56,6 +57,7 @@ class Decoder(nnx.Module):
         return out  # (B, D)
 
 
+@register
 class VAE(nnx.Module):
     """A VAE with MLP encoder and decoder.
 
@@ -78,7 +80,7 @@ class VAE(nnx.Module):
                  activation: str = "relu", rngs: nnx.Rngs):
         x_dim = _validate.positive_int("x_dim", x_dim)
         z_dim = _validate.positive_int("z_dim", z_dim)
-        hidden = _check_sizes("hidden", hidden)
+        hidden = check_sizes("hidden", hidden)
         _validate.one_of("likelihood", likelihood, LIKELIHOODS)
         if likelihood == "categorical":
             if num_levels is None:
@@ -103,6 +105,11 @@ class VAE(nnx.Module):
                 "likelihood": self.likelihood,
                 "num_levels": self.num_levels if self.likelihood == "categorical" else None,
                 "activation": self.activation}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> VAE:
+        """Rebuild the architecture from :attr:`config` (fresh weights; ``rngs`` defaults to seed 0)."""
+        return build_from_config(cls, config, rngs)
 
     # --- the pieces -------------------------------------------------------------------------
     def encoder_input(self, x):

@@ -4,9 +4,10 @@
     python -m course_lib reproduce family-table --quick --json  # a smoke test (numbers mean nothing)
 
 Protocol. The 8x8 digits with their fixed 1000 / 350 / 447 split (the split of 04_vae.ipynb),
-17 grey levels. Each family trains on the 1,000 training images with a fixed seed, keeps
-the parameters with the best validation score (checked every few epochs), and is then
-measured on the 447 test images:
+17 grey levels. Each family trains on the 1,000 training images with a fixed seed; the
+likelihood families (autoregressive, flow, VAE, diffusion) keep the parameters with the best
+validation score (checked every few epochs), the GAN, which has no likelihood to validate,
+keeps its last parameters. Each is then measured on the 447 test images:
 
 - ``test_nll_nats``: the negative log-likelihood in nats per image, with ``nll_kind`` saying
   what the number is: exact (autoregressive), an upper bound (the flow, through uniform
@@ -37,8 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from course_lib import _validate, data, paths
-from course_lib.checkpoints import load_checkpoint, save_checkpoint
+from course_lib import _validate, data, paths, pretrained
+from course_lib.checkpoints import SUFFIX, save_checkpoint
 from course_lib.models import diffusion as dm
 from course_lib.models import flow as fl
 from course_lib.models.autoregressive import MADE
@@ -426,7 +427,7 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
       seed: training seed (evaluation noise and samples use seed + 10_000).
       quick: tiny settings for a smoke test.
       families: which families to run.
-      save_dir: if given, save the trained models there as ``beyond_<family>_digits.msgpack``.
+      save_dir: if given, save the trained models there as ``beyond_<family>_digits.safetensors``.
       settings: optional {"autoregressive": MADESettings(...), "flow": FlowSettings(...),
         "diffusion": DDPMSettings(...)} replacing the defaults (tests use tiny ones).
     """
@@ -462,7 +463,7 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
 
     def save(name, model, config, metadata):
         if save_dir is not None:
-            save_checkpoint(os.path.join(save_dir, f"beyond_{name}_digits.msgpack"), model, config=config,
+            save_checkpoint(os.path.join(save_dir, f"beyond_{name}_digits{SUFFIX}"), model, config=config,
                             metadata={**metadata, "command": "python scripts/train_beyond_checkpoints.py"})
 
     from course_lib.models import count_params
@@ -619,54 +620,20 @@ EXPERIMENTS = {"family-table": family_table}
 # --------------------------------------------------------------------------- loading for the notebook
 
 CHECKPOINTS = ("made_digits", "flow_digits", "ddpm_digits", "vae_digits", "gan_digits", "flow_moons", "ddpm_moons")
-
-
-def _skeleton(build):
-    """The model ``build()`` would make, with zeros instead of random weights (no initializers run).
-
-    Building the structure abstractly (``nnx.eval_shape``) skips compiling one random initializer
-    per weight shape, which makes loading a checkpoint ten times faster.
-    """
-    graphdef, state = nnx.split(nnx.eval_shape(build))
-    return nnx.merge(graphdef, jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), state))
+"""The pretrained models of 07_beyond.ipynb: ``beyond_<name>`` in :data:`course_lib.pretrained.CHECKPOINTS`."""
 
 
 def load_beyond(name: str):
-    """Load a pretrained model of 07_beyond.ipynb: ``beyond_<name>.msgpack`` from the checkpoint folder.
+    """Load a pretrained model of 07_beyond.ipynb (``pretrained.load("beyond_<name>")``).
 
     Returns:
-      (model, manifest); for the DDPMs, (model, schedule, manifest).
+      (model, manifest); for the DDPMs, (model, schedule, manifest), the noise schedule
+      rebuilt from the manifest's ``beta_1`` and ``beta_T``.
     """
     _validate.one_of("name", name, CHECKPOINTS)
-    path = paths.checkpoint_dir() / f"beyond_{name}.msgpack"
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path.name!r}; create it with: "
-                                "python scripts/train_beyond_checkpoints.py")
-    from course_lib.checkpoints import read_manifest
-    from course_lib.models import VAE, Generator
-
-    config = dict(read_manifest(path)["config"])
-    kind = config.pop("model")
-    builders = {
-        "RealNVP": lambda: fl.RealNVP(config["dim"], config["num_layers"], tuple(config["hidden"]),
-                                      masks=config["masks"], image_shape=config["image_shape"],
-                                      activation=config["activation"], rngs=nnx.Rngs(0)),
-        "MADE": lambda: MADE(config["dim"], config["num_levels"], tuple(config["hidden"]), inputs=config["inputs"],
-                             num_orderings=config["num_orderings"], dropout=config["dropout"],
-                             activation=config["activation"], rngs=nnx.Rngs(0)),
-        "EpsModel": lambda: dm.EpsModel(config["dim"], config["num_steps"], tuple(config["hidden"]),
-                                        time_dim=config["time_dim"], activation=config["activation"],
-                                        rngs=nnx.Rngs(0)),
-        "VAE": lambda: VAE(config["x_dim"], config["z_dim"], tuple(config["hidden"]), likelihood=config["likelihood"],
-                           num_levels=config["num_levels"], activation=config["activation"], rngs=nnx.Rngs(0)),
-        "Generator": lambda: Generator(config["noise_dim"], config["out_dim"], tuple(config["hidden"]),
-                                       activation=config["activation"], output=config["output"], rngs=nnx.Rngs(0)),
-    }
-    if kind not in builders:
-        raise ValueError(f"checkpoint {path.name!r} holds an unknown model {kind!r}")
-    model = _skeleton(builders[kind])
-    manifest = load_checkpoint(path, model)
-    if kind == "EpsModel":
+    model, manifest = pretrained.load(f"beyond_{name}")
+    if isinstance(model, dm.EpsModel):
+        config = manifest["config"]
         schedule = dm.make_schedule(config["num_steps"], "linear", beta_1=config["beta_1"], beta_T=config["beta_T"])
         return model, schedule, manifest
     return model, manifest

@@ -3,6 +3,7 @@
     python -m course_lib reproduce gan-ring --seeds 10 --json
     python -m course_lib reproduce gan-grid --seeds 10 --json
     python -m course_lib reproduce gan-ring-plain --seeds 10 --json   (the "before" numbers)
+    python -m course_lib reproduce gan-grid-plain --seeds 10 --json   (the grid's "before")
 
 Protocol (Srivastava et al., 2017; Lin et al., 2018): ring = 8 Gaussians on a circle of radius
 1 with std 0.01; grid = 25 Gaussians at {-4, -2, 0, 2, 4}^2 with std 0.05. After training,

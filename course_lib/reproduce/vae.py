@@ -29,10 +29,11 @@ from flax import nnx
 
 from course_lib import _validate, data
 from course_lib.data.batching import iterate_minibatches, num_batches
+from course_lib.data.images import load_vae_data
 from course_lib.evaluation.likelihood import log_importance_weights, iwae_bound
 from course_lib.models.vae import VAE
 from course_lib.training.core import check_finite, kl_warmup_weight
-from course_lib.training.vae import _evaluate, make_vae_steps
+from course_lib.training.vae import evaluate_params, make_vae_steps
 
 ANCHORS_DIGITS = {"published_vae_nelbo_val": 100.5, "published_autoregressive_nll": 88.7}
 """Reference numbers (nats) for the 8x8 digits protocol, quoted in 04_vae.ipynb."""
@@ -67,28 +68,6 @@ SETTINGS = {
 
 QUICK = {"max_epochs": 2, "eval_every": 1, "num_samples": 10}
 """Overrides for ``--quick`` (smoke tests): a couple of epochs, few samples, 50 test images."""
-
-
-def load_vae_data(dataset: str) -> dict:
-    """Train/val/test arrays in the model's convention, and the likelihood to use.
-
-    digits: int32 levels 0..16 (categorical); mnist5k: float32 {0, 1} after fixed
-    binarization at 0.5 (Bernoulli).
-    """
-    _validate.one_of("dataset", dataset, ("digits", "mnist5k"))
-    out = {}
-    for split in ("train", "val", "test"):
-        if dataset == "digits":
-            s = data.load_digits(split)
-            out[split] = s.x.astype(np.int32)
-        else:
-            s = data.load_mnist5k(split)
-            out[split] = data.binarize(s.x, s.num_levels)
-        out[f"y_{split}"] = s.y
-    out["likelihood"] = "categorical" if dataset == "digits" else "bernoulli"
-    out["num_levels"] = 17 if dataset == "digits" else None
-    out["image_shape"] = (8, 8) if dataset == "digits" else (28, 28)
-    return out
 
 
 def build_vae(settings: VAESettings, x_dim: int, likelihood: str, num_levels, seed: int) -> VAE:
@@ -127,7 +106,7 @@ def fit_vae(model: VAE, x_train, x_val, settings: VAESettings, *, key) -> dict:
         if epoch % settings.eval_every and epoch != settings.max_epochs:
             continue
         check_finite(metrics, where=f"VAE training, epoch {epoch}", hint="a smaller lr")
-        nelbo = _evaluate(steps, params, x_val, val_key, batch_size=500)["loss"]
+        nelbo = evaluate_params(steps, params, x_val, val_key, batch_size=500)["loss"]
         log["val_epochs"].append(epoch)
         log["val_nelbo"].append(round(nelbo, 3))
         if nelbo < best["nelbo"]:

@@ -40,12 +40,49 @@ from course_lib.training.core import (
 
 
 class GANState(NamedTuple):
-    """Both players' parameters and optimizer states (a pytree)."""
+    """Both players' parameters, optimizer states and the generator updates done (a pytree).
+
+    The one state of every GAN loop of the course: :func:`train_gan`, the GAN lab
+    (:mod:`course_lib.training.gan_lab`) and the walkthrough's recipes.
+    """
 
     g_params: object
     d_params: object
     g_opt: object
     d_opt: object
+    step: jax.Array  # int32 scalar: generator updates done so far
+
+
+def _player_update(loss_fn, params, opt_state, tx, lr_scale):
+    (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    if lr_scale is not None:  # a traced learning rate on a unit-lr optimizer (the lab)
+        updates = jax.tree_util.tree_map(lambda u: lr_scale * u, updates)
+    return optax.apply_updates(params, updates), opt_state, value, aux
+
+
+def discriminator_update(d_loss_fn: Callable, d_params, d_opt, tx: optax.GradientTransformation,
+                         lr_scale=None):
+    """One discriminator step: ``d_params - lr * update(grad d_loss_fn(d_params))``.
+
+    ``d_loss_fn(d_params) -> (loss, aux)`` closes over the real batch and the generated one
+    (G held fixed: its samples carry no gradient), e.g. mean discriminator_loss(D(x), D(G(z))).
+    ``lr_scale`` (optional, may be traced) multiplies the optimizer's update.
+
+    Returns (new d_params, new d_opt, loss, aux).
+    """
+    return _player_update(d_loss_fn, d_params, d_opt, tx, lr_scale)
+
+
+def generator_update(g_loss_fn: Callable, g_params, g_opt, tx: optax.GradientTransformation, lr_scale=None):
+    """One generator step: ``g_params - lr * update(grad g_loss_fn(g_params))``.
+
+    ``g_loss_fn(g_params) -> (loss, aux)`` closes over z and the discriminator's parameters
+    (D held fixed: only G's parameters are differentiated), e.g. mean generator_loss(D(G(z))).
+
+    Returns (new g_params, new g_opt, loss, aux).
+    """
+    return _player_update(g_loss_fn, g_params, g_opt, tx, lr_scale)
 
 
 class GANSteps(NamedTuple):
@@ -123,11 +160,10 @@ def make_gan_steps(
             value = jnp.mean(losses.discriminator_loss(real_logits, fake_logits, loss))
             return value, (real_logits, fake_logits)
 
-        (d_loss, (real_logits, fake_logits)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
-        updates, d_opt = d_tx.update(grads, d_opt, d_params)
+        d_params, d_opt, d_loss, (real_logits, fake_logits) = discriminator_update(d_loss_fn, d_params, d_opt, d_tx)
         metrics = {"d_loss": d_loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
                    "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
-        return (optax.apply_updates(d_params, updates), d_opt), metrics
+        return (d_params, d_opt), metrics
 
     def gan_step(state: GANState, data, key):
         k_d, k_g = jax.random.split(key)
@@ -137,14 +173,12 @@ def make_gan_steps(
         z = split_batch(jax.random.normal(k_g, (batch_size, noise_dim)))  # (B, noise_dim)
 
         def g_loss_fn(gp):
-            return jnp.mean(losses.generator_loss(D(d_params, split_batch(G(gp, z))), loss))
+            return jnp.mean(losses.generator_loss(D(d_params, split_batch(G(gp, z))), loss)), None
 
-        g_loss, grads = jax.value_and_grad(g_loss_fn)(state.g_params)
-        updates, g_opt = g_tx.update(grads, state.g_opt, state.g_params)
-        g_params = optax.apply_updates(state.g_params, updates)
+        g_params, g_opt, g_loss, _ = generator_update(g_loss_fn, state.g_params, state.g_opt, g_tx)
         metrics = {k: v[-1] for k, v in d_metrics.items()}  # the last D update's metrics
         metrics["g_loss"] = g_loss
-        return GANState(g_params, d_params, g_opt, d_opt), metrics
+        return GANState(g_params, d_params, g_opt, d_opt, state.step + 1), metrics
 
     def run(state, data, key, num_steps):
         def body(s, k):
@@ -159,7 +193,7 @@ def init_gan_state(generator, discriminator, g_tx, d_tx) -> GANState:
     """Initial :class:`GANState` from the players' current parameters."""
     g_params = nnx.state(generator, nnx.Param)
     d_params = nnx.state(discriminator, nnx.Param)
-    return GANState(g_params, d_params, g_tx.init(g_params), d_tx.init(d_params))
+    return GANState(g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), jnp.int32(0))
 
 
 def train_gan(
@@ -257,3 +291,51 @@ def train_gan(
         if bar is not None:
             bar.close()
     return history
+
+
+# --------------------------------------------------------------------------- the optimal discriminator
+
+
+def fit_discriminator(sample_real, sample_fake, key, *, dim: int, hidden=(64, 64), num_steps: int = 2000,
+                      batch_size: int = 256, lr: float = 3e-3) -> Discriminator:
+    """Train a discriminator alone to tell two fixed samplers apart (05_gan, "The optimal discriminator").
+
+    Minimises E_real[-log D(x)] + E_fake[-log(1 - D(x))] with Adam; the minimiser over all
+    functions is D*(x) = p_real(x) / (p_real(x) + p_fake(x)), which the notebook overlays.
+
+    Args:
+      sample_real, sample_fake: pure functions (key, n) -> (n, dim) samples.
+      key: JAX random key (initial weights and batches).
+      dim: dimension of the samples.
+
+    Returns:
+      the trained :class:`Discriminator` (one compiled ``lax.scan`` over all steps).
+    """
+    if not callable(sample_real) or not callable(sample_fake):
+        raise TypeError("sample_real and sample_fake must be functions (key, n) -> (n, dim) samples")
+    _validate.prng_key("key", key)
+    dim = _validate.positive_int("dim", dim)
+    num_steps = _validate.positive_int("num_steps", num_steps)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    lr = _validate.positive_float("lr", lr)
+    k_init, k_train = jax.random.split(key)
+    d = Discriminator(dim, hidden, activation="leaky_relu", rngs=nnx.Rngs(params=k_init))
+    graphdef, params = nnx.split(d, nnx.Param)
+    tx = make_optimizer("adam", lr)
+
+    def step(carry, k):
+        p, opt = carry
+        k_r, k_f = jax.random.split(k)
+        x_real, x_fake = sample_real(k_r, batch_size), sample_fake(k_f, batch_size)
+
+        def loss_fn(q):
+            model = nnx.merge(graphdef, q)
+            return jnp.mean(losses.discriminator_loss(model(x_real), model(x_fake))), None
+
+        p, opt, loss, _ = discriminator_update(loss_fn, p, opt, tx)
+        return (p, opt), loss
+
+    run = jax.jit(lambda p, opt, k: jax.lax.scan(step, (p, opt), jax.random.split(k, num_steps)))
+    (params, _), _ = run(params, tx.init(params), k_train)
+    nnx.update(d, params)
+    return d

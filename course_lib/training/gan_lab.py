@@ -7,8 +7,10 @@ mode-collapse fixes need:
 
 - stepping both players, the discriminator only or the generator only (``mode``);
 - hyperparameters that can change between bursts *without recompiling*: learning rates,
-  loss kind, D steps per G step, R1 weight and the learning-rate schedule travel into the
-  compiled function as numbers (a :class:`Hyper`), so moving a slider costs nothing;
+  loss kind, D steps per G step, the R1 weight (once R1 is on: switching it on or off, i.e.
+  gamma = 0 <-> gamma > 0, builds another program, see :attr:`LabConfig.static_key`) and the
+  learning-rate schedule travel into the compiled function as numbers (a :class:`Hyper`), so
+  moving a slider costs nothing;
 - packing (PacGAN, Lin et al., 2018): the discriminator judges ``pack`` samples at once,
   concatenated into one vector of size ``pack * 2``; a generator that puts all its samples
   on one mode produces packs that look nothing like packs of real data;
@@ -23,7 +25,6 @@ The players are :class:`course_lib.models.Generator` and
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import NamedTuple
 
 import jax
@@ -34,9 +35,10 @@ from flax import nnx
 
 from course_lib import _validate, losses
 from course_lib.data import toy
-from course_lib.models.gan import Discriminator, Generator
-from course_lib.models.mlp import ACTIVATIONS, _check_sizes
+from course_lib.models.gan import Discriminator, Generator, ToyGenerator
+from course_lib.models.mlp import ACTIVATIONS, check_sizes
 from course_lib.training.core import OPTIMIZERS, CompiledStep, make_optimizer
+from course_lib.training.gan import GANState, discriminator_update, generator_update
 
 LAB_MODES = ("both", "d", "g")
 """What one step trains: both players (D then G), the discriminator only, the generator only."""
@@ -80,8 +82,8 @@ class LabConfig:
         toy._params(self.target, params)  # raises for unknown or invalid overrides
         object.__setattr__(self, "target_params", tuple(sorted(params.items())))
         _validate.positive_int("noise_dim", self.noise_dim)
-        object.__setattr__(self, "g_hidden", _check_sizes("g_hidden", self.g_hidden))
-        object.__setattr__(self, "d_hidden", _check_sizes("d_hidden", self.d_hidden))
+        object.__setattr__(self, "g_hidden", check_sizes("g_hidden", self.g_hidden))
+        object.__setattr__(self, "d_hidden", check_sizes("d_hidden", self.d_hidden))
         _validate.one_of("g_activation", self.g_activation, ACTIVATIONS)
         _validate.one_of("d_activation", self.d_activation, ACTIVATIONS)
         _validate.one_of("optimizer", self.optimizer, OPTIMIZERS)
@@ -128,16 +130,6 @@ class Hyper(NamedTuple):
         return cls(jnp.float32(config.g_lr), jnp.float32(config.d_lr),
                    jnp.int32(losses.GAN_LOSSES.index(config.loss)), jnp.int32(config.d_steps),
                    jnp.float32(config.r1_gamma), jnp.int32(config.num_steps), jnp.int32(config.decay_steps))
-
-
-class LabState(NamedTuple):
-    """Both players' parameters, optimizer states and the step counter (a pytree)."""
-
-    g_params: object
-    d_params: object
-    g_opt: object
-    d_opt: object
-    step: jax.Array  # int32 scalar: generator updates done so far
 
 
 class LabSteps(NamedTuple):
@@ -251,23 +243,20 @@ def make_lab_steps(config: LabConfig) -> LabSteps:
                 r1 = jnp.float32(0)
             return base + 0.5 * hyper.r1_gamma * r1, (base, r1, real_logits, fake_logits)
 
-        (_, (base, r1, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_params)
-        updates, d_opt = tx.update(grads, d_opt, d_params)
-        updates = jax.tree_util.tree_map(lambda u: hyper.d_lr * lr_mult * u, updates)
+        d_params, d_opt, _, (base, r1, real_logits, fake_logits) = discriminator_update(
+            loss_fn, d_params, d_opt, tx, lr_scale=hyper.d_lr * lr_mult)
         metrics = {"d_loss": base, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
                    "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "r1": r1}
-        return optax.apply_updates(d_params, updates), d_opt, metrics
+        return d_params, d_opt, metrics
 
     def g_update(g_params, g_opt, d_params, hyper, lr_mult, key):
         z = jax.random.normal(key, (batch * pack, noise_dim))
 
         def loss_fn(gp):
-            return jnp.mean(_g_loss_kind(hyper.loss_id, D(d_params, G(gp, z))))
+            return jnp.mean(_g_loss_kind(hyper.loss_id, D(d_params, G(gp, z)))), None
 
-        g_loss, grads = jax.value_and_grad(loss_fn)(g_params)
-        updates, g_opt = tx.update(grads, g_opt, g_params)
-        updates = jax.tree_util.tree_map(lambda u: hyper.g_lr * lr_mult * u, updates)
-        return optax.apply_updates(g_params, updates), g_opt, g_loss
+        g_params, g_opt, g_loss, _ = generator_update(loss_fn, g_params, g_opt, tx, lr_scale=hyper.g_lr * lr_mult)
+        return g_params, g_opt, g_loss
 
     def current_d_metrics(g_params, d_params, hyper, key):
         """D's loss and outputs for the current players (when D is not being trained)."""
@@ -278,7 +267,7 @@ def make_lab_steps(config: LabConfig) -> LabSteps:
                 "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
                 "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "r1": jnp.float32(0)}
 
-    def one_step(state: LabState, hyper: Hyper, key, train: jax.Array):
+    def one_step(state: GANState, hyper: Hyper, key, train: jax.Array):
         # train: (2,) bool, whether D and G are updated. Traced, so the three modes share one compilation.
         k_d, k_g = jax.random.split(key)
         lr_mult = lr_multiplier(state.step, hyper.num_steps, hyper.decay_steps)
@@ -306,7 +295,7 @@ def make_lab_steps(config: LabConfig) -> LabSteps:
 
         g_params, g_opt, g_loss = jax.lax.cond(train[1], train_g, keep_g, None)
         step = state.step + train[1].astype(jnp.int32)
-        return LabState(g_params, d_params, g_opt, d_opt, step), {**metrics, "g_loss": g_loss}
+        return GANState(g_params, d_params, g_opt, d_opt, step), {**metrics, "g_loss": g_loss}
 
     def burst(state, hyper, key, train, num_steps):
         return jax.lax.scan(lambda s, k: one_step(s, hyper, k, train), state, jax.random.split(key, num_steps))
@@ -331,15 +320,15 @@ def make_lab_steps(config: LabConfig) -> LabSteps:
     return steps
 
 
-def init_lab_state(config: LabConfig, key) -> LabState:
+def init_lab_state(config: LabConfig, key) -> GANState:
     """Fresh players and optimizer states for ``config`` (same key, same initial players)."""
     g, d = build_players(config, key)
     tx = _optimizer(config)
     g_params, d_params = nnx.state(g, nnx.Param), nnx.state(d, nnx.Param)
-    return LabState(g_params, d_params, tx.init(g_params), tx.init(d_params), jnp.int32(0))
+    return GANState(g_params, d_params, tx.init(g_params), tx.init(d_params), jnp.int32(0))
 
 
-def run_burst(steps: LabSteps, state: LabState, key, num_steps: int, mode: str = "both",
+def run_burst(steps: LabSteps, state: GANState, key, num_steps: int, mode: str = "both",
               config: LabConfig | None = None):
     """Run ``num_steps`` fused steps; returns (new state, metrics dict of (num_steps,) numpy arrays).
 
@@ -362,7 +351,7 @@ def run_burst(steps: LabSteps, state: LabState, key, num_steps: int, mode: str =
     return state, {k: np.asarray(v) for k, v in metrics.items()}
 
 
-def players_from_state(steps: LabSteps, state: LabState) -> tuple[Generator, Discriminator]:
+def players_from_state(steps: LabSteps, state: GANState) -> tuple[Generator, Discriminator]:
     """The state's parameters as :class:`Generator` and :class:`Discriminator` modules."""
     return nnx.merge(steps.g_graphdef, state.g_params), nnx.merge(steps.d_graphdef, state.d_params)
 
@@ -394,7 +383,7 @@ def train_toy_gan(config: LabConfig, key, num_steps: int | None = None, *, burst
     return steps, state, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def generate(steps: LabSteps, state: LabState, key, num_samples: int) -> np.ndarray:
+def generate(steps: LabSteps, state: GANState, key, num_samples: int) -> np.ndarray:
     """``num_samples`` generated points x = G(z), z ~ N(0, I): (N, 2) numpy array."""
     _validate.prng_key("key", key)
     num_samples = _validate.positive_int("num_samples", num_samples)
@@ -402,134 +391,13 @@ def generate(steps: LabSteps, state: LabState, key, num_samples: int) -> np.ndar
     return np.asarray(steps.generate(state.g_params, z))
 
 
-class ToyGenerator(NamedTuple):
-    """A trained toy generator: x = scale * G(z), z ~ N(0, I) (see LabConfig.scale)."""
+def save_toy_generator(path, steps: LabSteps, state: GANState, *, metadata: dict | None = None) -> dict:
+    """Save the generator of a toy run as a :class:`~course_lib.models.ToyGenerator` (it keeps the scale).
 
-    generator: Generator
-    scale: float
-
-    def sample(self, key, num_samples: int) -> np.ndarray:
-        """(N, 2) samples as a numpy array."""
-        return np.asarray(self.scale * self.generator.sample(key, num_samples))
-
-
-def save_toy_generator(path, steps: LabSteps, state: LabState, *, metadata: dict | None = None) -> dict:
-    """Save the generator of a toy run with course_lib.checkpoints; its config records the scale."""
+    Load it back with ``course_lib.checkpoints.load_model(path)``.
+    """
     from course_lib import checkpoints
 
     g, _ = players_from_state(steps, state)
-    return checkpoints.save_checkpoint(path, g, config={**g.config, "scale": steps.config.scale},
-                                       metadata=metadata)
-
-
-def load_generator(path) -> Generator:
-    """Rebuild a :class:`Generator` from the config in a checkpoint's manifest and load its weights."""
-    from course_lib import checkpoints
-
-    cfg = checkpoints.read_manifest(path)["config"]
-    if cfg.get("model") != "Generator":
-        raise checkpoints.CheckpointError(f"{path} holds a {cfg.get('model')!r}, not a Generator")
-    g = Generator(cfg["noise_dim"], cfg["out_dim"], tuple(cfg["hidden"]), activation=cfg["activation"],
-                  output=cfg["output"], rngs=nnx.Rngs(params=0))
-    checkpoints.load_checkpoint(path, g, expected_config=cfg)
-    return g
-
-
-def load_toy_generator(path) -> ToyGenerator:
-    """Load a generator written by :func:`save_toy_generator` (with its output scale)."""
-    from course_lib import checkpoints
-
-    scale = float(checkpoints.read_manifest(path)["config"].get("scale", 1.0))
-    return ToyGenerator(load_generator(path), scale)
-# --------------------------------------------------------------------------- the optimal discriminator
-
-
-def fit_discriminator(sample_real, sample_fake, key, *, dim: int, hidden=(64, 64), num_steps: int = 2000,
-                      batch_size: int = 256, lr: float = 3e-3) -> Discriminator:
-    """Train a discriminator alone to tell two fixed samplers apart (05_gan, "The optimal discriminator").
-
-    Minimises E_real[-log D(x)] + E_fake[-log(1 - D(x))] with Adam; the minimiser over all
-    functions is D*(x) = p_real(x) / (p_real(x) + p_fake(x)), which the notebook overlays.
-
-    Args:
-      sample_real, sample_fake: pure functions (key, n) -> (n, dim) samples.
-      key: JAX random key (initial weights and batches).
-      dim: dimension of the samples.
-
-    Returns:
-      the trained :class:`Discriminator` (one compiled ``lax.scan`` over all steps).
-    """
-    if not callable(sample_real) or not callable(sample_fake):
-        raise TypeError("sample_real and sample_fake must be functions (key, n) -> (n, dim) samples")
-    _validate.prng_key("key", key)
-    dim = _validate.positive_int("dim", dim)
-    num_steps = _validate.positive_int("num_steps", num_steps)
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    lr = _validate.positive_float("lr", lr)
-    k_init, k_train = jax.random.split(key)
-    d = Discriminator(dim, hidden, activation="leaky_relu", rngs=nnx.Rngs(params=k_init))
-    graphdef, params = nnx.split(d, nnx.Param)
-    tx = make_optimizer("adam", lr)
-
-    def step(carry, k):
-        p, opt = carry
-        k_r, k_f = jax.random.split(k)
-        x_real, x_fake = sample_real(k_r, batch_size), sample_fake(k_f, batch_size)
-
-        def loss_fn(q):
-            model = nnx.merge(graphdef, q)
-            return jnp.mean(losses.discriminator_loss(model(x_real), model(x_fake)))
-
-        loss, grads = jax.value_and_grad(loss_fn)(p)
-        updates, opt = tx.update(grads, opt, p)
-        return (optax.apply_updates(p, updates), opt), loss
-
-    run = jax.jit(lambda p, opt, k: jax.lax.scan(step, (p, opt), jax.random.split(k, num_steps)))
-    (params, _), _ = run(params, tx.init(params), k_train)
-    nnx.update(d, params)
-    return d
-
-
-# --------------------------------------------------------------------------- the Dirac GAN
-
-DIRAC_MODES = ("simultaneous", "alternating")
-
-
-def dirac_gan(theta: float, psi: float, *, lr: float, num_steps: int, mode: str = "simultaneous",
-              r1_gamma: float = 0.0) -> np.ndarray:
-    """Gradient steps on the Dirac GAN (Mescheder et al., 2018); returns the (num_steps + 1, 2) path.
-
-    The data is a point mass at 0, the generator a point mass at theta, the discriminator
-    D(x) = sigmoid(psi * x). The value function is
-
-        V(theta, psi) = f(psi * theta) + f(0),   f(t) = log sigmoid(t),
-
-    which D maximises over psi and G minimises over theta; the equilibrium is (0, 0). With
-    f'(t) = sigmoid(-t), the gradient steps are
-
-        psi   <- psi   + lr * (f'(psi * theta) * theta - r1_gamma * psi)     (R1 adds -gamma psi)
-        theta <- theta - lr *  f'(psi * theta) * psi
-
-    ``simultaneous``: both from the same old point; ``alternating``: D first, then G with the new psi.
-    """
-    theta = float(_validate.real_in_range("theta", theta, -1e6, 1e6))
-    psi = float(_validate.real_in_range("psi", psi, -1e6, 1e6))
-    lr = _validate.positive_float("lr", lr)
-    num_steps = _validate.positive_int("num_steps", num_steps)
-    _validate.one_of("mode", mode, DIRAC_MODES)
-    r1_gamma = _validate.positive_float("r1_gamma", r1_gamma, allow_zero=True)
-
-    def fprime(t):  # sigmoid(-t), written so that exp never overflows
-        if t >= 0:
-            e = math.exp(-t)
-            return e / (1.0 + e)
-        return 1.0 / (1.0 + math.exp(t))
-
-    path = [(theta, psi)]
-    for _ in range(num_steps):
-        new_psi = psi + lr * (fprime(psi * theta) * theta - r1_gamma * psi)
-        psi_for_g = new_psi if mode == "alternating" else psi
-        theta = theta - lr * fprime(psi_for_g * theta) * psi_for_g
-        psi = new_psi
-        path.append((theta, psi))
-    return np.asarray(path)
+    toy = ToyGenerator.from_generator(g, steps.config.scale)
+    return checkpoints.save_checkpoint(path, toy, config=toy.config, metadata=metadata)

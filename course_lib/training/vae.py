@@ -54,6 +54,15 @@ class VAESteps(NamedTuple):
     evaluate: CompiledStep
 
 
+def free_bits_kl(kl_per_dim, free_bits: float) -> jax.Array:
+    """The free-bits KL objective sum_j max(lambda, mean_batch KL_j): kl_per_dim (B, J) -> scalar.
+
+    A dimension whose batch-mean KL is below lambda = ``free_bits`` contributes the constant
+    lambda, so its gradient is zero and the encoder is not pushed to close it further.
+    """
+    return jnp.sum(jnp.maximum(free_bits, jnp.mean(kl_per_dim, axis=0)))
+
+
 def make_vae_steps(model: VAE, tx: optax.GradientTransformation, *, free_bits: float = 0.0,
                    mesh=None) -> VAESteps:
     """Build the jitted train step, scan-fused epoch and evaluation for ``model``.
@@ -73,7 +82,7 @@ def make_vae_steps(model: VAE, tx: optax.GradientTransformation, *, free_bits: f
     def loss_fn(params, x, key, beta):
         terms = nnx.merge(graphdef, params).negative_elbo(x, key)
         if free_bits > 0:
-            kl_obj = jnp.sum(jnp.maximum(free_bits, jnp.mean(terms["kl_per_dim"], axis=0)))
+            kl_obj = free_bits_kl(terms["kl_per_dim"], free_bits)
         else:
             kl_obj = jnp.mean(terms["kl"])
         objective = jnp.mean(terms["rec"]) + beta * kl_obj
@@ -112,7 +121,8 @@ def make_vae_steps(model: VAE, tx: optax.GradientTransformation, *, free_bits: f
     )
 
 
-def _evaluate(steps: VAESteps, params, x, key, batch_size: int) -> dict:
+def evaluate_params(steps: VAESteps, params, x, key, batch_size: int) -> dict:
+    """Mean -ELBO terms of ``params`` on x (N, D), in batches of ``batch_size`` (compiled ``steps.evaluate``)."""
     totals = {}
     for i, start in enumerate(range(0, x.shape[0], batch_size)):
         m = steps.evaluate(params, jnp.asarray(x[start : start + batch_size]), jax.random.fold_in(key, i))
@@ -129,7 +139,7 @@ def evaluate_vae(model: VAE, x, key, *, batch_size: int = 500) -> dict:
     _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
     batch_size = _validate.positive_int("batch_size", batch_size)
     steps = make_vae_steps(model, optax.identity())
-    return _evaluate(steps, nnx.state(model, nnx.Param), x, key, batch_size)
+    return evaluate_params(steps, nnx.state(model, nnx.Param), x, key, batch_size)
 
 
 def train_vae(
@@ -206,7 +216,7 @@ def train_vae(
             params, opt_state = new_params, new_opt_state
             record = {**mean_metrics(metrics), "beta": beta_t}
             if x_val is not None:
-                val = _evaluate(steps, params, x_val, k_val, batch_size=500)
+                val = evaluate_params(steps, params, x_val, k_val, batch_size=500)
                 record.update({f"val_{k}": v for k, v in val.items()})
             history.append(record)
             if bar is None and epoch == 0:

@@ -13,7 +13,7 @@ import numpy as np
 
 from course_lib import _validate, plotting
 from course_lib.models.flow import RealNVP
-from course_lib.widgets.core import Panel, Status, Timer, guarded
+from course_lib.widgets.core import Panel, figure_panel
 
 DIRECTIONS = ("data_to_noise", "noise_to_data")
 
@@ -85,22 +85,10 @@ def flow_explorer(flow: RealNVP, x, *, direction: str = "data_to_noise") -> Pane
     limits = float(np.percentile(np.abs(stack), 99.5)) * 1.1 + 0.1
     layer = widgets.IntSlider(value=0, min=0, max=stack.shape[0] - 1, step=1, description="layer",
                               continuous_update=True)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
-
-    def update(_=None):
-        with timer:
-            fig, summary = render_flow_layer(stack, layer.value, direction=direction, limits=limits)
-            image.value = plotting.figure_to_png(fig)
-        status.ok(f"layer {summary['layer']}: mean {summary['mean']}, std {summary['std']}  ({timer.last_ms:.0f} ms)")
-
-    safe_update = guarded(update, status)
-    layer.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([layer, image, status], title="Flow, layer by layer")
-    panel.controls = {"layer": layer}
-    panel.image, panel.status, panel.timer = image, status, timer
+    panel = figure_panel(lambda: render_flow_layer(stack, layer.value, direction=direction, limits=limits),
+                         lambda summary, ms: (f"layer {summary['layer']}: mean {summary['mean']}, "
+                                              f"std {summary['std']}  ({ms:.0f} ms)"),
+                         {"layer": layer}, [layer], title="Flow, layer by layer")
     panel.stack = stack
     return panel
 
@@ -164,24 +152,11 @@ def diffusion_scrubber(trajectories: dict, *, noise_std=None, image_shapes: dict
     big_t = num_steps[names[0]]
     which = widgets.Dropdown(options=names, value=names[0], description="data")
     t = widgets.IntSlider(value=big_t, min=0, max=big_t, step=1, description="t", continuous_update=True)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            std = noise_std.get(which.value) if isinstance(noise_std, dict) else noise_std
-            fig, summary = render_diffusion_step(trajectories[which.value], t.value,
-                                                 image_shape=image_shapes.get(which.value), limits=limits,
-                                                 noise_std=std)
-            image.value = plotting.figure_to_png(fig)
-        status.ok(f"t = {summary['t']}: std of x_t {summary['std']}  ({timer.last_ms:.0f} ms)")
+    def render():
+        std = noise_std.get(which.value) if isinstance(noise_std, dict) else noise_std
+        return render_diffusion_step(trajectories[which.value], t.value, image_shape=image_shapes.get(which.value),
+                                     limits=limits, noise_std=std)
 
-    safe_update = guarded(update, status)
-    for control in (which, t):
-        control.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([widgets.HBox([which, t]), image, status], title="Diffusion time slider")
-    panel.controls = {"data": which, "t": t}
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(render, lambda summary, ms: f"t = {summary['t']}: std of x_t {summary['std']}  ({ms:.0f} ms)",
+                        {"data": which, "t": t}, [widgets.HBox([which, t])], title="Diffusion time slider")

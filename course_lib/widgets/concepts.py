@@ -1,6 +1,6 @@
 """Figures and the live widget of 01_concepts.ipynb.
 
-- :func:`render_family` (pure): fit one family's miniature model (:mod:`course_lib.families`)
+- :func:`render_family` (pure): fit one family's miniature model (:mod:`course_lib.lessons.families`)
   to a toy distribution and draw data, model samples and, where the model has one, its density.
 - :func:`render_family_gallery`: every family side by side (the static version of the widget).
 - :func:`classifier_figure`: decision regions of fitted classifiers on 2-D data
@@ -18,9 +18,10 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_lib import _validate, families, plotting
+from course_lib import _validate, plotting
+from course_lib.lessons import families
 from course_lib.data import toy
-from course_lib.widgets.core import Panel, Status, Timer, guarded
+from course_lib.widgets.core import Panel, figure_panel
 
 TRAIN_SIZE = 1000  # points each miniature model is fitted to
 TEST_SIZE = 1000  # held-out points for the mean log-likelihood
@@ -82,7 +83,7 @@ def render_family(name: str, family: str, num_samples: int = 1000, seed: int = 0
 
     Args:
       name: a toy distribution (:data:`course_lib.data.TOY_NAMES`).
-      family: one of :data:`course_lib.families.FAMILIES`.
+      family: one of :data:`course_lib.lessons.families.FAMILIES`.
       num_samples: model samples to draw (1..MAX_SAMPLES = 2000).
       seed: fixes the training data, the fit and the samples.
 
@@ -183,14 +184,8 @@ def family_explorer(name: str = "moons", family: str = "latent_mixture", num_sam
     n = widgets.IntSlider(value=num_samples, min=10, max=MAX_SAMPLES, step=10, description="samples",
                           continuous_update=False)
     s = widgets.BoundedIntText(value=seed, min=0, max=10_000, description="seed")
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            fig, summary = render_family(dist.value, fam.value, n.value, s.value)
-            image.value = plotting.figure_to_png(fig)
+    def describe(summary, ms):
         if summary["test_log_likelihood"] is not None:
             ll = summary["test_log_likelihood"]
             what = (f"mean log p(x) on held-out data = {ll:.3f}" if math.isfinite(ll) else
@@ -200,18 +195,11 @@ def family_explorer(name: str = "moons", family: str = "latent_mixture", num_sam
             what = "density known only up to a constant (energy-based): no log-likelihood"
         else:
             what = "implicit model: samples only, no log-likelihood"
-        status.ok(f"{what}. Drawing {MAX_SAMPLES} samples took {summary['sample_ms']:.0f} ms; "
-                  f"this update ({timer.last_ms:.0f} ms)")
+        return f"{what}. Drawing {MAX_SAMPLES} samples took {summary['sample_ms']:.0f} ms; this update ({ms:.0f} ms)"
 
-    safe_update = guarded(update, status)
-    for control in (dist, fam, n, s):
-        control.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([widgets.HBox([dist, fam]), widgets.HBox([n, s]), image, status],
-                  title="Generative model families explorer")
-    panel.controls = {"data": dist, "family": fam, "samples": n, "seed": s}
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(lambda: render_family(dist.value, fam.value, n.value, s.value), describe,
+                        {"data": dist, "family": fam, "samples": n, "seed": s},
+                        [widgets.HBox([dist, fam]), widgets.HBox([n, s])], title="Generative model families explorer")
 
 
 __all__ = ["render_family", "render_family_gallery", "classifier_figure", "family_explorer"]

@@ -83,3 +83,35 @@ class Timer:
     @property
     def last_ms(self) -> float:
         return self.samples_ms[-1] if self.samples_ms else float("nan")
+
+
+def figure_panel(render: Callable, describe: Callable, controls: dict, layout: list, *, title: str) -> Panel:
+    """The shell of a figure widget: controls above, the rendered figure, a status line.
+
+    ``render()`` reads the controls and returns ``(figure, summary)``; ``describe(summary, ms)``
+    turns the summary and the update's kernel time into the status sentence. Every control in
+    ``controls`` ({name: widget}, kept as ``panel.controls``) redraws on change; ``layout`` is
+    the list of rows (widgets or boxes) shown above the image. Errors go to the status line
+    (:func:`guarded`) and the last good figure stays. The panel also keeps ``image``,
+    ``status``, ``timer`` and ``update`` (the guarded redraw).
+    """
+    from course_lib import plotting  # matplotlib is only needed once a figure panel is built
+
+    image = widgets.Image(format="png")
+    status = Status()
+    timer = Timer()
+
+    def update(_=None):
+        with timer:
+            fig, summary = render()
+            image.value = plotting.figure_to_png(fig)
+        status.ok(describe(summary, timer.last_ms))
+
+    safe_update = guarded(update, status)
+    for control in controls.values():
+        control.observe(safe_update, names="value")
+    safe_update()
+    panel = Panel([*layout, image, status], title=title)
+    panel.controls = controls
+    panel.image, panel.status, panel.timer, panel.update = image, status, timer, safe_update
+    return panel

@@ -12,30 +12,26 @@ rendered once (per beta); no figure is drawn on that path, so an update takes a
 few milliseconds.
 
 Pretrained models: ``python scripts/train_vae_checkpoints.py`` writes the 2-D
-MNIST-5k VAEs for each beta in :data:`PRETRAINED_BETAS` to ``data/checkpoints``.
+MNIST-5k VAEs for each beta in :data:`PRETRAINED_BETAS` to ``data/checkpoints``
+(listed in :mod:`course_lib.pretrained`).
 """
 from __future__ import annotations
 
 import functools
 import math
-import pathlib
-import struct
-import zlib
 
 import ipywidgets as widgets
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from course_lib import _validate, checkpoints, paths, plotting
+from course_lib import _validate, plotting, pretrained
 from course_lib.models.vae import VAE
 from course_lib.training.core import CompiledStep
 from course_lib.widgets.core import Panel, Status, Timer, guarded
 
-PRETRAINED_BETAS = (0.5, 1.0, 4.0)
+PRETRAINED_BETAS = pretrained.VAE_BETAS
 """KL weights of the pretrained 2-D MNIST-5k VAEs (beta-VAE, Higgins et al., 2017)."""
-
-RETRAIN_COMMAND = "python scripts/train_vae_checkpoints.py"
 
 DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -45,47 +41,9 @@ DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 # --------------------------------------------------------------------------- checkpoints
 
 
-def pretrained_path(beta: float) -> pathlib.Path:
-    """Where the pretrained 2-D MNIST-5k VAE with KL weight ``beta`` lives."""
-    beta = _validate.positive_float("beta", beta)
-    return paths.checkpoint_dir() / f"vae_mnist5k_2d_beta{beta:g}.msgpack"
-
-
-def load_vae(path, *, expected_config: dict | None = None) -> tuple[VAE, dict]:
-    """Build a :class:`~course_lib.models.VAE` from a checkpoint's manifest and load its weights.
-
-    The SHA-256 of the file is checked, and the arrays must match the architecture in the
-    manifest. With ``expected_config`` (e.g. ``my_model.config``), a checkpoint saved for a
-    different architecture is refused with a message listing the differences.
-
-    Returns:
-      (model, manifest).
-
-    Raises:
-      FileNotFoundError: no checkpoint at ``path`` (the message says how to make it).
-      CheckpointError: corrupted file, or a different architecture.
-    """
-    try:
-        manifest = checkpoints.read_manifest(path)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{err} To (re)create the VAE checkpoints, run {RETRAIN_COMMAND}") from None
-    config = dict(manifest["config"])
-    if config.pop("model", None) != "VAE":
-        raise checkpoints.CheckpointError(
-            f"checkpoint {str(path)!r} does not hold a VAE (its config is {manifest['config']})")
-    try:
-        model = VAE(config.pop("x_dim"), config.pop("z_dim"), tuple(config.pop("hidden")),
-                    rngs=nnx.Rngs(0), **config)
-    except (KeyError, TypeError, ValueError) as err:
-        raise checkpoints.CheckpointError(
-            f"checkpoint {str(path)!r} has a VAE config that cannot be built: {err}") from None
-    manifest = checkpoints.load_checkpoint(path, model, expected_config=expected_config)
-    return model, manifest
-
-
 def load_pretrained(betas=PRETRAINED_BETAS) -> dict:
     """The pretrained 2-D MNIST-5k VAEs as ``{beta: VAE}`` (see :data:`PRETRAINED_BETAS`)."""
-    return {float(b): load_vae(pretrained_path(b))[0] for b in betas}
+    return {float(b): pretrained.load(pretrained.beta_vae(b))[0] for b in betas}
 
 
 # --------------------------------------------------------------------------- pure pieces
@@ -252,23 +210,6 @@ def _strip(images: np.ndarray, gap: int = 1) -> np.ndarray:
     return out
 
 
-def rgb_to_png(rgb) -> bytes:
-    """Encode an (H, W, 3) uint8 image as PNG bytes (NumPy + zlib, a few ms for 300x300)."""
-    _validate.array("rgb", rgb, ndim=3, dtype_kind="int")
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w, c = rgb.shape
-    if c != 3:
-        raise ValueError(f"rgb must have 3 channels, got shape {rgb.shape}")
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1).tobytes()
-
-    def chunk(tag, payload):
-        body = tag + payload
-        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
-
-
 class CodeMap:
     """The code scatter rendered once to pixels; ``png(z, path)`` draws the live marker in NumPy."""
 
@@ -297,7 +238,7 @@ class CodeMap:
                 self._dot(img, p, radius=1.5, color=(0, 0, 0))
         if z is not None:
             self._cross(img, z)
-        return rgb_to_png(img)
+        return plotting.png_bytes(img)
 
     def _dot(self, img, z, *, radius, color):
         r, c = self.pixel(z)

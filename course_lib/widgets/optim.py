@@ -15,7 +15,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from course_lib import _validate, games, plotting, surfaces
+from course_lib import _validate, plotting
+from course_lib.lessons import games, surfaces
 from course_lib.widgets.core import Panel, Status, Timer, guarded
 
 _LOSS_FLOOR = 1e-12  # losses are drawn on a log axis; exact zeros are shown at this floor
@@ -25,7 +26,7 @@ def render_trajectories(surface: str, runs: dict, start=None, num_steps: int = 2
     """Run each optimizer from the same start and draw trajectories and loss curves.
 
     Args:
-      surface: one of :data:`course_lib.surfaces.SURFACE_NAMES`.
+      surface: one of :data:`course_lib.lessons.surfaces.SURFACE_NAMES`.
       runs: ``{label: (optimizer, lr)}``, e.g. ``{"SGD": ("sgd", 0.001)}`` (1 to 6 runs).
       start: (x, y); default: the surface's start.
       num_steps: steps per run.

@@ -16,8 +16,9 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_lib import _validate, distributions, plotting
-from course_lib.widgets.core import Panel, Status, Timer, guarded
+from course_lib import _validate
+from course_lib.lessons import distributions
+from course_lib.widgets.core import Panel, figure_panel
 
 # --------------------------------------------------------------------------- mixture explorer
 
@@ -34,35 +35,9 @@ def mixture_data() -> np.ndarray:
     return np.asarray(distributions.sample(HIDDEN_MIXTURE, jax.random.key(0), NUM_DATA), np.float64)
 
 
-def em_fit(x, num_components: int = 3, num_iters: int = 200, seed: int = 0) -> distributions.Mixture1D:
-    """Maximum-likelihood 1-D Gaussian mixture by expectation-maximisation (Dempster et al. 1977).
-
-    E-step: r_nk = pi_k N(x_n; mu_k, s_k^2) / sum_j pi_j N(x_n; mu_j, s_j^2)
-    M-step: pi_k = mean_n r_nk;  mu_k = sum_n r_nk x_n / sum_n r_nk;  s_k^2 = sum_n r_nk (x_n - mu_k)^2 / sum_n r_nk
-    """
-    _validate.array("x", x, ndim=1, dtype_kind="number")
-    k = _validate.positive_int("num_components", num_components)
-    num_iters = _validate.positive_int("num_iters", num_iters)
-    x = np.asarray(x, np.float64)
-    rng = np.random.default_rng(_validate.positive_int("seed", seed, minimum=0))
-    means = np.sort(rng.choice(x, k, replace=False))
-    scales = np.full(k, x.std())
-    weights = np.full(k, 1.0 / k)
-    for _ in range(num_iters):
-        log_r = np.log(weights) - np.log(scales) - 0.5 * ((x[:, None] - means) / scales) ** 2  # (N, K)
-        log_r -= log_r.max(axis=1, keepdims=True)
-        r = np.exp(log_r)
-        r /= r.sum(axis=1, keepdims=True)
-        nk = r.sum(axis=0) + 1e-12
-        weights = nk / x.shape[0]
-        means = (r * x[:, None]).sum(axis=0) / nk
-        scales = np.sqrt((r * (x[:, None] - means) ** 2).sum(axis=0) / nk) + 1e-6
-    return distributions.mixture(weights, means, scales)
-
-
 @functools.lru_cache(maxsize=1)
 def _em_reference() -> tuple[distributions.Mixture1D, float]:
-    fit = em_fit(mixture_data())
+    fit = distributions.em_fit(mixture_data())
     return fit, float(np.mean(distributions.log_density(fit, mixture_data())))
 
 
@@ -142,31 +117,20 @@ def mixture_explorer(weights=(0.4, 0.3, 0.3), means=(-2.0, 0.0, 2.0), scales=(1.
                                 continuous_update=False) for k, v in enumerate(scales)]
     n = widgets.IntSlider(value=num_samples, min=10, max=MAX_SAMPLES, step=10, description="samples",
                           continuous_update=False)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            fig, summary = render_mixture([c.value for c in w], [c.value for c in m], [c.value for c in s],
-                                          n.value, seed)
-            image.value = plotting.figure_to_png(fig)
+    def render():
+        return render_mixture([c.value for c in w], [c.value for c in m], [c.value for c in s], n.value, seed)
+
+    def describe(summary, ms):
         gap = summary["em_log_likelihood"] - summary["log_likelihood"]
         note = " The density peak is taller than the plot." if summary["peak_clipped"] else ""
-        status.ok(f"mean log-likelihood {summary['log_likelihood']:.3f} nats, {gap:.3f} below the EM fit; "
-                  f"mean {summary['mean']:.2f}, std {summary['std']:.2f}.{note} ({timer.last_ms:.0f} ms)")
+        return (f"mean log-likelihood {summary['log_likelihood']:.3f} nats, {gap:.3f} below the EM fit; "
+                f"mean {summary['mean']:.2f}, std {summary['std']:.2f}.{note} ({ms:.0f} ms)")
 
-    safe_update = guarded(update, status)
     controls = {**{f"weight{k + 1}": c for k, c in enumerate(w)}, **{f"mean{k + 1}": c for k, c in enumerate(m)},
                 **{f"scale{k + 1}": c for k, c in enumerate(s)}, "samples": n}
-    for control in controls.values():
-        control.observe(safe_update, names="value")
-    safe_update()
     columns = widgets.HBox([widgets.VBox([w[k], m[k], s[k]]) for k in range(3)])
-    panel = Panel([columns, n, image, status], title="Gaussian mixture explorer")
-    panel.controls = controls
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(render, describe, controls, [columns, n], title="Gaussian mixture explorer")
 
 
 # --------------------------------------------------------------------------- KL explorer
@@ -262,30 +226,19 @@ def kl_explorer(mu: float = 0.0, sigma: float = 1.0, target: str = "two equal mo
     m = widgets.FloatSlider(value=mu, min=-5.0, max=5.0, step=0.05, description="mu", continuous_update=False)
     s = widgets.FloatLogSlider(value=sigma, base=10, min=-3, max=1, step=0.02, description="sigma",
                                continuous_update=False)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            fig, summary = render_kl(m.value, s.value, t.value)
-            image.value = plotting.figure_to_png(fig)
+    def describe(summary, ms):
         f_mu, f_sigma = summary["forward_opt"]
         r_mu, r_sigma, r_kl = summary["reverse_minima"][0]
         note = " Your q is outside the drawn landscape." if summary["off_grid"] else ""
-        status.ok(f"KL(p||q) = {summary['forward_kl']:.3f}, KL(q||p) = {summary['reverse_kl']:.3f} nats. "
-                  f"Forward optimum N({f_mu:.2f}, {f_sigma:.2f}^2); best reverse optimum "
-                  f"N({r_mu:.2f}, {r_sigma:.2f}^2).{note} ({timer.last_ms:.0f} ms)")
+        return (f"KL(p||q) = {summary['forward_kl']:.3f}, KL(q||p) = {summary['reverse_kl']:.3f} nats. "
+                f"Forward optimum N({f_mu:.2f}, {f_sigma:.2f}^2); best reverse optimum "
+                f"N({r_mu:.2f}, {r_sigma:.2f}^2).{note} ({ms:.0f} ms)")
 
-    safe_update = guarded(update, status)
-    for control in (t, m, s):
-        control.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([widgets.HBox([t, m, s]), image, status], title="KL divergence explorer")
-    panel.controls = {"target": t, "mu": m, "sigma": s}
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(lambda: render_kl(m.value, s.value, t.value), describe,
+                        {"target": t, "mu": m, "sigma": s}, [widgets.HBox([t, m, s])],
+                        title="KL divergence explorer")
 
 
-__all__ = ["HIDDEN_MIXTURE", "KL_TARGETS", "mixture_data", "em_fit", "render_mixture", "mixture_explorer",
+__all__ = ["HIDDEN_MIXTURE", "KL_TARGETS", "mixture_data", "render_mixture", "mixture_explorer",
            "kl_optima", "render_kl", "kl_explorer"]

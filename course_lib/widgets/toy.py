@@ -12,7 +12,7 @@ import numpy as np
 
 from course_lib import _validate, plotting
 from course_lib.data import toy
-from course_lib.widgets.core import Panel, Status, Timer, guarded
+from course_lib.widgets.core import Panel, figure_panel
 
 MAX_SAMPLES = 20_000
 POOL_SIZE = 5_000
@@ -53,22 +53,11 @@ def toy_explorer(name: str = "ring", num_samples: int = 1000, seed: int = 0) -> 
     n = widgets.IntSlider(value=num_samples, min=10, max=5000, step=10, description="samples",
                           continuous_update=False)
     s = widgets.IntText(value=seed, description="seed")
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
 
-    def update(_=None):
-        with timer:
-            fig, summary = render_toy_samples(dist.value, n.value, s.value)
-            image.value = plotting.figure_to_png(fig)
+    def describe(summary, ms):
         extra = f", mean log p(x) = {summary['mean_log_density']}" if "mean_log_density" in summary else ""
-        status.ok(f"mean {summary['mean']}, std {summary['std']}{extra}  ({timer.last_ms:.0f} ms)")
+        return f"mean {summary['mean']}, std {summary['std']}{extra}  ({ms:.0f} ms)"
 
-    safe_update = guarded(update, status)
-    for control in (dist, n, s):
-        control.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([widgets.HBox([dist, n, s]), image, status], title="Toy distribution explorer")
-    panel.controls = {"distribution": dist, "samples": n, "seed": s}
-    panel.image, panel.status, panel.timer = image, status, timer
-    return panel
+    return figure_panel(lambda: render_toy_samples(dist.value, n.value, s.value), describe,
+                        {"distribution": dist, "samples": n, "seed": s}, [widgets.HBox([dist, n, s])],
+                        title="Toy distribution explorer")

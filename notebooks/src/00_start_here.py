@@ -54,7 +54,7 @@
 # (Your versions may differ from the ones saved here; that is fine as long as the cell runs.)
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -21,7 +21,7 @@
 # (`%matplotlib inline` makes the figures that `course_lib` returns show up as pictures.)
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,7 +35,8 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import SVC
 
 import course_lib
-from course_lib import data, families, plotting, timeline
+from course_lib import data, plotting
+from course_lib.lessons import families, timeline
 from course_lib.exercises.ch01_concepts import (check_ancestral_sample, check_gan_year, check_generative_quiz,
                                                check_posterior)
 from course_lib.widgets.concepts import classifier_figure, family_explorer, render_family, render_family_gallery
@@ -349,7 +350,7 @@ display(fig)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The families in miniature
 #
-# No family needs a deep network to show its defining trait. `course_lib.families` fits, in
+# No family needs a deep network to show its defining trait. `course_lib.lessons.families` fits, in
 # milliseconds, a miniature model of each family to 1,000 points:
 #
 # - **autoregressive**: $p(x_1)\,p(x_2 \mid x_1)$, each factor a histogram;

@@ -22,7 +22,7 @@
 # One setup cell (`%matplotlib inline` makes the figures that `course_lib` returns show up as pictures).
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax
@@ -33,7 +33,8 @@ from IPython.display import display
 from scipy import integrate, stats
 
 import course_lib
-from course_lib import distributions, losses, plotting
+from course_lib import losses, plotting
+from course_lib.lessons import distributions
 from course_lib.exercises.ch02_probability import (check_gaussian_mle, check_inverse_cdf_exponential,
                                                   check_kl_gaussian_1d)
 from course_lib.widgets.probability import (KL_MUS, KL_SIGMAS, KL_TARGETS, kl_explorer, mixture_data,

@@ -20,7 +20,7 @@
 # One setup cell (`%matplotlib inline` makes the figures that `course_lib` returns show up as pictures).
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 import time
 
@@ -31,12 +31,14 @@ import optax
 from IPython.display import display
 
 import course_lib
-from course_lib import distributions, games, gradient_estimators, plotting, surfaces
+from course_lib import plotting
+from course_lib.lessons import distributions, games, gradient_estimators, surfaces
 from course_lib.exercises.ch03_gradient_descent import (check_alternating_step, check_momentum_step,
                                                        check_score_function_estimate)
 from course_lib.training import CompiledStep
 from course_lib.widgets.optim import optimizer_explorer, render_bilinear, render_optimizer, render_trajectories
-from course_lib.widgets.probability import em_fit, mixture_data
+from course_lib.lessons.distributions import em_fit
+from course_lib.widgets.probability import mixture_data
 
 print(f"course_lib {course_lib.__version__}, jax {jax.__version__}, optax {optax.__version__}, "
       f"devices {jax.devices()}")

@@ -28,7 +28,7 @@
 # at a fixed threshold of 0.5.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import time
 
 import jax
@@ -38,11 +38,12 @@ from flax import nnx
 from IPython.display import display
 from scipy import special, stats
 
-from course_lib import losses, plotting
+from course_lib import losses, plotting, pretrained
+from course_lib.data import load_vae_data
 from course_lib.evaluation import likelihood as lik
 from course_lib.exercises import ch04_vae
 from course_lib.models import VAE, count_params
-from course_lib.reproduce.vae import ANCHORS_DIGITS, SETTINGS, load_vae_data
+from course_lib.reproduce.vae import ANCHORS_DIGITS, SETTINGS
 from course_lib.training import History, train_vae
 from course_lib.widgets import latent
 
@@ -419,7 +420,7 @@ display(plotting.image_grid(model.sample(jax.random.key(1), 20), (8, 8), ncols=1
 # checkpoint.
 
 # %%
-mnist_vae, manifest = latent.load_vae(latent.pretrained_path(1.0))
+mnist_vae, manifest = pretrained.load(pretrained.beta_vae(1.0))
 meta = manifest["metadata"]
 print("config:", manifest["config"])
 print(f"trained {meta['settings']['num_epochs']} epochs; test -ELBO {meta['test_nelbo']:.2f} nats, "

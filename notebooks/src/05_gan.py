@@ -24,7 +24,7 @@
 # One setup cell: the imports of the whole notebook and the device JAX uses.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax
@@ -34,13 +34,14 @@ from IPython.display import display
 from scipy import linalg, stats
 from scipy.spatial.distance import jensenshannon
 
-from course_lib import data, losses, plotting
+from course_lib import data, losses, plotting, pretrained
+from course_lib.lessons import games
 from course_lib.evaluation import classifier as clf_lib
 from course_lib.evaluation.frechet import frechet_distance, image_quality
 from course_lib.evaluation.modes import mode_coverage
 from course_lib.exercises import ch05_gan
-from course_lib.paths import checkpoint_dir
-from course_lib.training import gan_lab as engine
+from course_lib.training.gan import fit_discriminator
+from course_lib.training.gan_lab_session import LAB_DEFAULTS, LabSession
 from course_lib.widgets import gan_lab as lab_widgets
 
 print("JAX devices:", jax.devices())
@@ -92,7 +93,7 @@ assert np.allclose(value, by_hand, atol=1e-6) and np.all(value <= 0)
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Check it.** In 1-D, take data from a two-bump mixture and a "generator" $G(z) = 0.5 + z$, so
 # that $p_g = \mathcal{N}(0.5, 1)$ and both densities are known. We train a small MLP
-# discriminator on samples only (`engine.fit_discriminator`: 1,500 Adam steps of the
+# discriminator on samples only (`fit_discriminator`: 1,500 Adam steps of the
 # discriminator's loss, one compiled `lax.scan`) and overlay it on the formula.
 
 # %% tags=["nbval-ignore-output"]
@@ -115,7 +116,7 @@ def p_g_1d(x):
     return stats.norm.pdf(x, 0.5, 1.0)
 
 
-d_1d = engine.fit_discriminator(sample_data_1d, sample_g_1d, jax.random.key(0), dim=1, num_steps=1500)
+d_1d = fit_discriminator(sample_data_1d, sample_g_1d, jax.random.key(0), dim=1, num_steps=1500)
 xs = np.linspace(-4, 4, 401)
 d_star = p_data_1d(xs) / (p_data_1d(xs) + p_g_1d(xs))
 d_learned = np.asarray(jax.nn.sigmoid(d_1d(jnp.asarray(xs[:, None], jnp.float32))))
@@ -165,7 +166,7 @@ def sample_gauss(key, n):
     return 1.5 * jax.random.normal(key, (n, 2))
 
 
-d_2d = engine.fit_discriminator(sample_ring, sample_gauss, jax.random.key(1), dim=2, num_steps=1500)
+d_2d = fit_discriminator(sample_ring, sample_gauss, jax.random.key(1), dim=2, num_steps=1500)
 xx, yy, pts = plotting.grid_points(3.5, 80)
 p_d = np.exp(np.asarray(data.toy_log_density("ring", pts, **RING_WIDE)))
 p_gauss = stats.multivariate_normal(np.zeros(2), 1.5**2 * np.eye(2)).pdf(pts)
@@ -289,7 +290,7 @@ display(fig)
 # $\theta = \psi = 0$. Near it the game is bilinear, $V \approx \text{const} + \tfrac12\psi\theta$:
 # the gradient field rotates around the equilibrium instead of pointing at it.
 #
-# We compare three ways of stepping (`engine.dirac_gan`), all with learning rate 0.2:
+# We compare three ways of stepping (`games.dirac_gan`), all with learning rate 0.2:
 # **simultaneous** (both players step from the same old point), **alternating** (D steps, then G
 # answers the new D, as in the training loop of section 6), and alternating with the **R1
 # penalty** $\tfrac{\gamma}{2}\|\nabla_x D\|^2$ on real data, which here is $\tfrac{\gamma}{2}\psi^2$.
@@ -297,9 +298,9 @@ display(fig)
 # %%
 start, lr, n_steps = (1.0, 1.0), 0.2, 400
 paths = {
-    "simultaneous": engine.dirac_gan(*start, lr=lr, num_steps=n_steps, mode="simultaneous"),
-    "alternating": engine.dirac_gan(*start, lr=lr, num_steps=n_steps, mode="alternating"),
-    "alternating + R1 (gamma = 0.3)": engine.dirac_gan(*start, lr=lr, num_steps=n_steps, mode="alternating",
+    "simultaneous": games.dirac_gan(*start, lr=lr, num_steps=n_steps, mode="simultaneous"),
+    "alternating": games.dirac_gan(*start, lr=lr, num_steps=n_steps, mode="alternating"),
+    "alternating + R1 (gamma = 0.3)": games.dirac_gan(*start, lr=lr, num_steps=n_steps, mode="alternating",
                                                         r1_gamma=0.3),
 }
 radius = {name: np.linalg.norm(path, axis=1) for name, path in paths.items()}
@@ -308,7 +309,7 @@ for name, r in radius.items():
 assert radius["simultaneous"][-1] > 2 * radius["simultaneous"][0]  # spirals out
 assert 0.5 < radius["alternating"].min() and radius["alternating"].max() < 2.5  # cycles
 assert radius["alternating + R1 (gamma = 0.3)"][-1] < 0.1  # converges
-near = engine.dirac_gan(1e-4, 1e-4, lr=lr, num_steps=1, mode="simultaneous")  # one step next to (0, 0)
+near = games.dirac_gan(1e-4, 1e-4, lr=lr, num_steps=1, mode="simultaneous")  # one step next to (0, 0)
 growth = np.linalg.norm(near[1]) / np.linalg.norm(near[0])
 print(f"one simultaneous step near the equilibrium multiplies the distance by {growth:.5f}")
 assert abs(growth - math.sqrt(1 + (lr * 0.5) ** 2)) < 1e-6  # f'(0) = sigmoid(0) = 1/2
@@ -357,7 +358,7 @@ display(fig)
 # %% tags=["nbval-ignore-output"]
 # a GAN's trajectory is chaotic: after 1,000 steps the numbers differ between CPUs (their matmuls
 # round differently), so nbval checks the assert, not the text
-lab = lab_widgets.GANLab(lab_widgets.LAB_DEFAULTS, seed=0)
+lab = LabSession(LAB_DEFAULTS, seed=0)
 for _ in range(100):
     metrics = lab.advance(10)
 print(f"step {lab.step}: D loss {metrics['d_loss']:.2f}, G loss {metrics['g_loss']:.2f}, "
@@ -448,7 +449,7 @@ assert ruler.modes == 25 and abs(ruler.hq_fraction - (1 - math.exp(-4.5))) < 0.0
 # %%
 results = {}
 for name in ("grid_plain", "grid_packed"):
-    gen = engine.load_toy_generator(checkpoint_dir() / f"gan_{name}_generator.msgpack")
+    gen, _ = pretrained.load(f"gan_{name}_generator")
     x_gen = gen.sample(jax.random.key(10_001), 2500)  # the evaluation key of seed 1
     results[name] = (x_gen, mode_coverage(x_gen, grid_mix))
     cov = results[name][1]
@@ -540,7 +541,7 @@ assert abs(frechet_distance(fa, fb) - fd_scipy) < 1e-8
 
 # %%
 classifier, _ = clf_lib.load_classifier("digits")
-generator = engine.load_generator(checkpoint_dir() / "gan_digits_generator.msgpack")
+generator, _ = pretrained.load("gan_digits_generator")
 print(generator.config)
 test = data.load_digits("test")
 x_test = data.to_unit_interval(test.x, test.num_levels)  # (447, 64) in [0, 1]

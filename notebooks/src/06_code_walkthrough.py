@@ -22,7 +22,7 @@
 # `course_lib` returns as pictures), and the device JAX runs on.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax
@@ -35,12 +35,13 @@ import scipy.stats
 from flax import nnx
 from IPython.display import display
 
-from course_lib import data, losses, plotting, walkthrough as wt
+from course_lib import data, losses, plotting, pretrained
+from course_lib.lessons import walkthrough as wt
 from course_lib.checkpoints import load_checkpoint
+from course_lib.evaluation import pca
 from course_lib.exercises.ch06_walkthrough import (check_discriminator_loss, check_negative_elbo,
                                                    check_to_unit_interval)
 from course_lib.models import count_params
-from course_lib.paths import checkpoint_dir
 from course_lib.training import evaluate_vae, train_gan, train_vae
 
 print("JAX devices:", jax.devices())
@@ -209,7 +210,7 @@ assert abs(keras_loss - direct) < 1e-5 and abs(keras_loss - math.log(2)) < 0.1
 x_train = data.to_unit_interval(data.load_mnist5k("train").x, 256)  # (4000, 784) in [0, 1]
 x_test = data.to_unit_interval(data.load_mnist5k("test").x, 256)  # (500, 784)
 noise_images = np.asarray(jax.random.uniform(jax.random.key(5), x_test.shape))  # (500, 784)
-basis = wt.pca_basis(x_train, num_components=20)  # for measuring samples (section 5)
+basis = pca.pca_basis(x_train, num_components=20)  # for measuring samples (section 5)
 eval_key = jax.random.key(9)  # the same 500 noise vectors for every sample we measure
 
 
@@ -444,16 +445,16 @@ print("train_gan settings:", wt.GAN_SETTINGS)
 # square root, and calibrate it: two real samples, blank images, grey static.
 
 # %%
-proj_a = wt.project(x_train[:500], basis)  # (500, 20): (x - mean) @ components
-proj_b = wt.project(x_test, basis)  # (500, 20)
+proj_a = pca.project(x_train[:500], basis)  # (500, 20): (x - mean) @ components
+proj_b = pca.project(x_test, basis)  # (500, 20)
 mu_a, mu_b = proj_a.mean(0), proj_b.mean(0)
 cov_a, cov_b = np.cov(proj_a, rowvar=False), np.cov(proj_b, rowvar=False)
 reference = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * scipy.linalg.sqrtm(cov_a @ cov_b).real)
-assert abs(wt.frechet_distance(x_train[:500], x_test, basis) - reference) < 1e-6 * max(1.0, reference)
+assert abs(pca.pca_frechet_distance(x_train[:500], x_test, basis) - reference) < 1e-6 * max(1.0, reference)
 calibration = {"500 training digits": x_train[:500], "blank images (all 0)": np.zeros_like(x_test),
                "grey static (untrained G)": np.asarray(G0.sample(eval_key, 500))}
 for name, images_ in calibration.items():
-    fd = wt.frechet_distance(images_, x_test, basis)
+    fd = pca.pca_frechet_distance(images_, x_test, basis)
     print(f"Frechet distance to the test digits, {name:26}: {fd:5.1f}")
 
 # %% [markdown]
@@ -470,10 +471,10 @@ def samples01(generator, n=500):
     return np.asarray(wt.article_rescale(generator.sample(eval_key, n)))
 
 
-fd_before = wt.frechet_distance(samples01(G2), x_test, basis)
+fd_before = pca.pca_frechet_distance(samples01(G2), x_test, basis)
 gan_history = train_gan(G2, D2, 2.0 * x_train - 1.0, key=jax.random.key(0), num_steps=200,
                         steps_per_call=200, progress=False, **wt.GAN_SETTINGS)
-fd_after = wt.frechet_distance(samples01(G2), x_test, basis)
+fd_after = pca.pca_frechet_distance(samples01(G2), x_test, basis)
 
 # %% tags=["nbval-ignore-output"]
 print(f"Frechet distance to the test digits: {fd_before:.2f} before, {fd_after:.2f} after 200 steps "
@@ -495,9 +496,9 @@ assert after["samples"]["frechet"] > before["samples"]["frechet"]  # the article
 
 # %% tags=["nbval-ignore-output"]
 G_long = wt.article_generator(seed=0, output="tanh")
-manifest = load_checkpoint(checkpoint_dir() / wt.CHECKPOINT_FILES["gan"], G_long,
+manifest = load_checkpoint(pretrained.path("walkthrough_gan_generator"), G_long,
                            expected_config=G_long.config)
-fd_long = wt.frechet_distance(samples01(G_long), x_test, basis)
+fd_long = pca.pca_frechet_distance(samples01(G_long), x_test, basis)
 print(f"checkpoint: {manifest['metadata']['num_steps']:,} steps; Frechet distance {fd_long:.2f} "
       f"(recreate with: {manifest['metadata']['command']})")
 assert fd_long < fd_after
@@ -598,7 +599,7 @@ val_after = {k: float(vae_history[f"val_{k}"][-1]) for k in ("loss", "rec", "kl"
 print(f"validation -ELBO: {val_before['loss']:.1f} nats before, {val_after['loss']:.1f} after 2 epochs "
       f"(reconstruction {val_after['rec']:.1f}, KL {val_after['kl']:.1f})")
 vae_long = wt.article_vae(seed=0)
-vae_manifest = load_checkpoint(checkpoint_dir() / wt.CHECKPOINT_FILES["vae"], vae_long,
+vae_manifest = load_checkpoint(pretrained.path("walkthrough_vae"), vae_long,
                                expected_config=vae_long.config)
 val_long = evaluate_vae(vae_long, x_val, jax.random.key(1))
 print(f"checkpoint after {vae_manifest['metadata']['num_epochs']} epochs: {val_long['loss']:.1f} nats "

@@ -28,7 +28,7 @@
 # integer grey levels 0..16 (split 1000 / 350 / 447, as in 04_vae), and the pretrained models.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import itertools
 import math
 import time

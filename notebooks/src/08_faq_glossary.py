@@ -24,7 +24,7 @@ import numpy as np
 import scipy.stats
 from IPython.display import Markdown, display
 
-from course_lib import glossary
+from course_lib.lessons import glossary
 from course_lib.exercises.ch08_quiz import check_quiz, show_quiz
 
 print("JAX devices:", jax.devices())
@@ -163,7 +163,7 @@ assert abs(cross_entropy - (entropy + kl)) < 1e-12 and abs(nll_mc - cross_entrop
 #
 # The key terms of the course in English and Chinese, with the notebook that teaches each one.
 # Variants in parentheses are other renderings you will meet in Chinese texts. The table is
-# generated from `course_lib.glossary.TERMS`, so it is the same everywhere the course uses it.
+# generated from `course_lib.lessons.glossary.TERMS`, so it is the same everywhere the course uses it.
 
 # %%
 print(f"{len(glossary.TERMS)} terms")
