@@ -41,7 +41,7 @@ def iterate_minibatches(key, x, batch_size: int) -> jax.Array:
     _validate.array("x", x, min_rows=1)
     batch_size = _validate.positive_int("batch_size", batch_size)
     if batch_size > x.shape[0]:
-        raise ValueError(f"batch_size ({batch_size}) is larger than the dataset x ({x.shape[0]} rows)")  # validates batch_size against the data size
+        raise ValueError(f"batch_size ({batch_size}) is larger than the dataset x ({x.shape[0]} rows)")
     return _shuffled_batches(key, x, int(batch_size))
 
 
