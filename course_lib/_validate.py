@@ -305,3 +305,47 @@ def instance(name: str, value, cls, what: str | None = None):
         names = cls.__name__ if isinstance(cls, type) else " or ".join(c.__name__ for c in cls)
         raise TypeError(f"{name} must be {what or 'a ' + names}, got {_describe(value)}")
     return value
+
+
+MAX_ELEMENTS = 10**8
+"""Most numbers one output may hold (400 MB of float32): larger requests only exhaust memory."""
+
+
+def sample_count(name: str, value, *, per_sample: int = 1) -> int:
+    """A number of draws whose output (``value * per_sample`` numbers) fits :data:`MAX_ELEMENTS`."""
+    n = positive_int(name, value)
+    per_sample = max(int(per_sample), 1)
+    limit = max(MAX_ELEMENTS // per_sample, 1)
+    if n > limit:
+        raise ValueError(
+            f"{name} must be at most {limit:,} here ({per_sample} numbers per draw; more than "
+            f"{MAX_ELEMENTS:,} numbers, 400 MB of float32, can only exhaust memory), got {n:,}"
+        )
+    return n
+
+
+def finite_scalar_or_array(name: str, value):
+    """A finite real number, or a concrete array of finite numbers."""
+    if hasattr(value, "shape"):
+        return array(name, value, dtype_kind="number")
+    return finite_float(name, value)
+
+
+def callback(name: str, fn, args: tuple, expected_shape: tuple, *, signature: str):
+    """Check a user function by tracing it once (no computation): it must accept ``args``
+    and return one float array of ``expected_shape``. Errors raised inside ``fn`` become a
+    TypeError naming ``name`` and the expected signature."""
+    import jax
+
+    callable_(name, fn, f"a function {signature}")
+    try:
+        out = jax.eval_shape(fn, *args)
+    except Exception as err:  # the user's code failed: say whose code and what it should be
+        raise TypeError(
+            f"{name} must be a function {signature}; calling it failed with "
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
+    if not hasattr(out, "shape") or tuple(out.shape) != tuple(expected_shape):
+        got = f"shape {tuple(out.shape)}" if hasattr(out, "shape") else _describe(out)
+        raise TypeError(f"{name} must be a function {signature} returning shape {tuple(expected_shape)}, got {got}")
+    return fn
