@@ -339,7 +339,7 @@ def callback(name: str, fn, args: tuple, expected_shape: tuple, *, signature: st
 
     callable_(name, fn, f"a function {signature}")
     try:
-        out = jax.eval_shape(fn, *args)
+        out = jax.eval_shape(lambda: fn(*args))  # args stay concrete Python values
     except Exception as err:  # the user's code failed: say whose code and what it should be
         raise TypeError(
             f"{name} must be a function {signature}; calling it failed with "

@@ -100,6 +100,7 @@ def make_gan_steps(
     if sample_real is not None:
         _validate.callback("sample_real", sample_real, (jax.random.key(0), batch_size),
                            (batch_size, generator.out_dim), signature="(key, n) -> (n, D) samples")
+    g_graphdef, _ = nnx.split(generator, nnx.Param)
     d_graphdef, _ = nnx.split(discriminator, nnx.Param)
     noise_dim = generator.noise_dim
     real_batch = _real_batch_fn(sample_real)
