@@ -390,6 +390,14 @@ class GANLab:
         """
         new = self.config.replace(**changes)  # validates; raises with a clear message
         old = self.config
+        saved = (self.config, self.steps, self.state, self.probes, self.history, self.num_bursts)
+        try:
+            return self._apply(new, old)
+        except BaseException:  # e.g. out of memory while building new players: keep the old lab
+            self.config, self.steps, self.state, self.probes, self.history, self.num_bursts = saved
+            raise
+
+    def _apply(self, new, old) -> str:
         self.config = new
         if new.static_key == old.static_key:
             self.steps = self.steps._replace(config=new)
@@ -413,7 +421,9 @@ class GANLab:
         """Train for ``num_steps`` steps; returns the burst's last metrics."""
         from course_lib.training.core import DivergenceError
 
-        num_steps = _validate.positive_int("num_steps", num_steps)
+        num_steps = _validate.int_in_range(
+            "num_steps", num_steps, 1, MAX_BURST_STEPS,
+            why="one burst must finish in interactive time; use training.gan_lab.train_toy_gan for long runs")
         _validate.one_of("mode", mode, engine.LAB_MODES)
         key = jax.random.fold_in(jax.random.key(self.seed + 1), self.num_bursts)
         state, metrics = engine.run_burst(self.steps, self.state, key, num_steps, mode, self.config)
@@ -444,6 +454,13 @@ class GANLab:
     def render(self, *, size: int = 200) -> dict:
         """{view name: (size, size, 3) uint8} for the current players."""
         return render_lab_views(self.snapshot(), size=size)
+
+
+MAX_BURST_STEPS = 20_000
+"""Most steps one :meth:`GANLab.advance` may run (about 20 s on a laptop CPU)."""
+
+MAX_FRAME_STEPS = 1000
+"""Most steps one frame of the widget may run, so that Pause and the controls stay responsive."""
 
 
 def engine_tree_is_finite(tree) -> bool:
@@ -479,8 +496,10 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
     """
     lab = GANLab(config, seed=seed)
     size = _validate.positive_int("size", size, minimum=16)
-    steps_per_frame = _validate.positive_int("steps_per_frame", steps_per_frame)
-    interval_ms = _validate.positive_int("interval_ms", interval_ms)
+    steps_per_frame = _validate.int_in_range("steps_per_frame", steps_per_frame, 1, MAX_FRAME_STEPS,
+                                             why="a frame must finish in interactive time")
+    size = _validate.int_in_range("size", size, 16, 1024, why="larger images only slow every frame")
+    interval_ms = _validate.int_in_range("interval_ms", interval_ms, 1, 60_000)
     style = {"description_width": "initial"}
     layout = widgets.Layout(width="190px")
     play = widgets.Play(value=0, min=0, max=10**9, step=1, interval=interval_ms, description="Play")
@@ -513,10 +532,18 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
         status.ok(f"step {lab.step}: {message}  ({timer.last_ms:.0f} ms)" if timer.samples_ms
                   else f"step {lab.step}: {message}")
 
+    good_frame_steps = [steps_per_frame]
+
     def frame(_=None) -> None:
         try:
             with timer:
-                n = _validate.positive_int("steps/frame", frame_steps.value)
+                try:
+                    n = _validate.int_in_range("steps/frame", frame_steps.value, 1, MAX_FRAME_STEPS,
+                                               why="a frame must finish in interactive time")
+                except (TypeError, ValueError):
+                    frame_steps.value = good_frame_steps[0]  # back to the last value that ran
+                    raise
+                good_frame_steps[0] = n
                 metrics = lab.advance(n, mode.value)
                 rgb = lab.render(size=size)
                 for name, image in images.items():
