@@ -349,3 +349,13 @@ def callback(name: str, fn, args: tuple, expected_shape: tuple, *, signature: st
         got = f"shape {tuple(out.shape)}" if hasattr(out, "shape") else _describe(out)
         raise TypeError(f"{name} must be a function {signature} returning shape {tuple(expected_shape)}, got {got}")
     return fn
+
+
+def time_steps(name: str, t, low: int, high: int):
+    """Concrete integer time steps must lie in ``low..high`` (JAX would clamp or wrap an index)."""
+    if not _is_concrete(t):
+        return t
+    a = np.asarray(t)
+    if a.size and (a.min() < low or a.max() > high):
+        raise ValueError(f"{name} must hold time steps in {low}..{high}, got values from {a.min()} to {a.max()}")
+    return t

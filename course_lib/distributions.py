@@ -249,6 +249,9 @@ def kl_landscape(p: Mixture1D, mus, sigmas, direction: str) -> np.ndarray:
     _validate.one_of("direction", direction, DIRECTIONS)
     mus = _vector("mus", mus)
     sigmas = _vector("sigmas", sigmas)
+    if mus.size * sigmas.size > 10**6:
+        raise ValueError(f"mus and sigmas give a grid of {mus.size * sigmas.size:,} points, more than the "
+                         "1,000,000 a picture needs (each point integrates over 241 nodes per component)")
     if np.any(sigmas <= 0):
         raise ValueError("sigmas must all be > 0")
     values = _landscape(_as_jax(p), jnp.asarray(mus, jnp.float32), jnp.log(jnp.asarray(sigmas, jnp.float32)),
@@ -318,9 +321,16 @@ def fit_reverse_kl(p: Mixture1D, mu0: float, sigma0: float, *, lr: float = 0.05,
     mu0 = _validate.real_in_range("mu0", mu0, -math.inf, math.inf)
     sigma0 = _validate.positive_float("sigma0", sigma0)
     lr = _validate.positive_float("lr", lr)
-    num_steps = _validate.positive_int("num_steps", num_steps)
+    num_steps = _validate.positive_int("num_steps", num_steps, maximum=100_000,
+                                       why="each step integrates over 1,201 nodes; the fit converges in hundreds")
     theta0 = jnp.array([mu0, math.log(sigma0)], jnp.float32)
     theta, values = _reverse_fit(_as_jax(p), theta0, jnp.float32(lr), num_steps)
+    if not (np.all(np.isfinite(np.asarray(values))) and bool(jnp.all(jnp.isfinite(theta)))):
+        from course_lib.training.core import DivergenceError
+
+        raise DivergenceError(
+            f"the reverse-KL fit diverged (NaN or infinity) with lr={lr}: Adam's steps overshot. "
+            "Try a smaller lr (0.05 works for the course's targets) or a start closer to a mode.")
     return float(theta[0]), float(jnp.exp(theta[1])), np.asarray(values)
 
 

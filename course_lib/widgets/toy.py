@@ -55,7 +55,7 @@ def toy_explorer(name: str = "ring", num_samples: int = 1000, seed: int = 0) -> 
     dist = widgets.Dropdown(options=list(toy.TOY_NAMES), value=name, description="distribution")
     n = widgets.IntSlider(value=num_samples, min=10, max=5000, step=10, description="samples",
                           continuous_update=False)
-    s = widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed")
+    s = widgets.IntText(value=seed, description="seed")  # checked (0..2**31-1) by render_toy_samples
     image = widgets.Image(format="png")
     status = Status()
     timer = Timer()
