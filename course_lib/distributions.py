@@ -46,7 +46,10 @@ class Mixture1D(NamedTuple):
 
 def _vector(name: str, value) -> np.ndarray:
     if isinstance(value, (list, tuple)):
-        value = np.asarray(value, dtype=np.float64)
+        try:
+            value = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a list or array of numbers, got {value!r:.60}") from None
     _validate.array(name, value, ndim=1, dtype_kind="number")
     if value.shape[0] == 0:
         raise ValueError(f"{name} must have at least one entry, got an empty array")
