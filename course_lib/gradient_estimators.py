@@ -101,8 +101,8 @@ def estimator_spread(f: Callable, mu: float, sigma: float, key, num_samples: int
     """
     _check(f, mu, sigma, np.zeros(1, np.float32))
     _validate.prng_key("key", key)
-    n = _validate.positive_int("num_samples", num_samples)
     r = _validate.positive_int("num_repeats", num_repeats, minimum=2)
+    n = _validate.sample_count("num_samples", num_samples, per_sample=r)  # r * n draws in one array
     eps = jax.random.normal(key, (r, n))
     rep, sco = (np.asarray(a, np.float64) for a in _spread_jit(f, jnp.array([mu, sigma], jnp.float32), eps))
     return {"reparam_mean": rep.mean(axis=0), "reparam_var": rep.var(axis=0, ddof=1),
