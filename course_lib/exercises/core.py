@@ -185,6 +185,8 @@ def compare_outputs(got, expected, *, rtol: float = 1e-5, atol: float = 1e-6) ->
     """
     if got is None and expected is not None:
         return "returned None: did you forget the `return` statement?"
+    if inspect.isgenerator(got) or isinstance(got, (map, filter, zip, range)):
+        return f"expected {_describe(expected)}, got {_describe(got)}"
     exp_leaves, exp_def = jax.tree_util.tree_flatten_with_path(expected)
     got_leaves, got_def = jax.tree_util.tree_flatten_with_path(got)
     if exp_def != got_def:

@@ -201,6 +201,10 @@ class EpsModel(nnx.Module):
                 "time_dim": self.time_dim, "activation": self.activation}
 
     def __call__(self, x_t, t):
+        _validate.array("x_t", x_t, ndim=2, dtype_kind="float", finite=False)
+        _validate.width("x_t", x_t, self.dim, of=f"this EpsModel, dim={self.dim}")
+        _validate.array("t", t, ndim=1, shape=(x_t.shape[0],), dtype_kind="int", finite=False)
+        _validate.time_steps("t", t, 0, self.num_steps)
         emb = timestep_embedding(t, self.num_steps, self.time_dim)  # (B, time_dim)
         return self.net(jnp.concatenate([x_t, emb], axis=-1))  # (B, D)
 
@@ -249,11 +253,16 @@ def sample_from_noise(eps_fn, schedule: Schedule, x_T, z, *, variance: str = "be
 
 def levels_to_data(x, num_levels: int) -> jax.Array:
     """Integer levels 0..K-1 -> floats in [-1, 1]: 2 x / (K - 1) - 1 (the scale DDPM works in)."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.array("x", x, dtype_kind="number", finite=False)
+    _validate.levels("x", x, num_levels)
     return 2.0 * x.astype(jnp.float32) / (num_levels - 1) - 1.0
 
 
 def data_to_levels(x, num_levels: int) -> jax.Array:
     """Floats in [-1, 1] -> nearest integer level 0..K-1."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.array("x", x, dtype_kind="number", finite=False)
     return jnp.clip(jnp.round((x + 1.0) * (num_levels - 1) / 2.0), 0, num_levels - 1).astype(jnp.int32)
 
 

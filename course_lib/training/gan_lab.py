@@ -82,6 +82,10 @@ class LabConfig:
         _validate.positive_int("noise_dim", self.noise_dim, maximum=4096)
         object.__setattr__(self, "g_hidden", _check_sizes("g_hidden", self.g_hidden))
         object.__setattr__(self, "d_hidden", _check_sizes("d_hidden", self.d_hidden))
+        for name, sizes in (("g_hidden", (self.noise_dim, *self.g_hidden, 2)), ("d_hidden", (2, *self.d_hidden, 1))):
+            if sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) > 10**7:
+                raise ValueError(f"{name} {tuple(sizes[1:-1])} gives more than 10,000,000 weights: a lab step "
+                                 "would take seconds or exhaust memory; use widths of a few hundred")
         _validate.one_of("g_activation", self.g_activation, ACTIVATIONS)
         _validate.one_of("d_activation", self.d_activation, ACTIVATIONS)
         _validate.one_of("optimizer", self.optimizer, OPTIMIZERS)
