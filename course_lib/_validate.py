@@ -338,13 +338,25 @@ def callback(name: str, fn, args: tuple, expected_shape: tuple, *, signature: st
     import jax
 
     callable_(name, fn, f"a function {signature}")
+    returned = []
+
+    def probe():
+        out = fn(*args)  # args stay concrete values; only shapes are computed
+        if not hasattr(out, "shape") and not isinstance(out, (int, float)) or isinstance(out, bool):
+            returned.append(out)
+            return 0.0
+        return out
+
     try:
-        out = jax.eval_shape(lambda: fn(*args))  # args stay concrete Python values
+        out = jax.eval_shape(probe)
     except Exception as err:  # the user's code failed: say whose code and what it should be
         raise TypeError(
             f"{name} must be a function {signature}; calling it failed with "
             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         ) from err
+    if returned:
+        raise TypeError(f"{name} must be a function {signature} returning an array of shape "
+                        f"{tuple(expected_shape)}, got {_describe(returned[0])}")
     if not hasattr(out, "shape") or tuple(out.shape) != tuple(expected_shape):
         got = f"shape {tuple(out.shape)}" if hasattr(out, "shape") else _describe(out)
         raise TypeError(f"{name} must be a function {signature} returning shape {tuple(expected_shape)}, got {got}")

@@ -174,7 +174,9 @@ def expectation(p: Mixture1D, fn, num_nodes: int = NUM_NODES) -> jax.Array:
     _check_mixture("p", p)
     if not callable(fn):
         raise TypeError(f"fn must be a function of an array of points, got {type(fn).__name__}")
-    num_nodes = _validate.positive_int("num_nodes", num_nodes, minimum=2)
+    num_nodes = _validate.positive_int("num_nodes", num_nodes, minimum=2, maximum=10**5)
+    _validate.callback("fn", fn, (jnp.zeros((2, 3), jnp.float32),), (2, 3),
+                       signature="of an array of points, elementwise (same shape out)")
     return _expectation(p, fn, num_nodes)
 
 

@@ -28,6 +28,7 @@ from course_lib import _validate
 def _check(f, mu, sigma, eps):
     if not callable(f):
         raise TypeError(f"f must be a function of a scalar z, got {type(f).__name__}")
+    _validate.callback("f", f, (jnp.zeros((), jnp.float32),), (), signature="of a scalar z returning a scalar")
     _validate.real_in_range("mu", mu, -1e6, 1e6)
     _validate.positive_float("sigma", sigma)
     _validate.array("eps", eps, ndim=1, dtype_kind="float")
