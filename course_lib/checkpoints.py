@@ -230,6 +230,16 @@ def read_manifest(path) -> dict:
             f"this course_lib reads format_version {FORMAT_VERSION} (convert format 1 with "
             f"{CONVERT_COMMAND}).{_regenerate_hint(path)}"
         )
+    arrays = manifest["arrays"]
+    fields_ok = (isinstance(manifest["sha256"], str) and isinstance(manifest["config"], dict)
+                 and isinstance(arrays, dict) and all(
+                     isinstance(i, dict) and isinstance(i.get("shape"), list) and isinstance(i.get("dtype"), str)
+                     for i in arrays.values()))
+    if not fields_ok:
+        raise CheckpointError(
+            f"the manifest {str(mpath)!r} is corrupt: sha256 must be a string, config a dict and arrays "
+            f"a dict of {{'shape': [...], 'dtype': '...'}}.{_regenerate_hint(path)}"
+        )
     return manifest
 
 

@@ -10,6 +10,9 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "matplotlib", "i
 
 def versions(packages=PACKAGES) -> dict:
     """Installed versions of ``packages`` (default: the course's dependencies; ``None`` when missing)."""
+    if isinstance(packages, (str, bytes)) or not hasattr(packages, "__iter__") or not all(
+            isinstance(p, str) for p in packages):
+        raise TypeError(f"packages must be a list of package names (strings), got {packages!r:.60}")
     out = {"python": platform.python_version()}
     for name in packages:
         try:

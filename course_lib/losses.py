@@ -57,6 +57,15 @@ def gaussian_kl_between(mu_q, logvar_q, mu_p, logvar_p) -> jax.Array:
     """
     for name, value in (("mu_q", mu_q), ("logvar_q", logvar_q), ("mu_p", mu_p), ("logvar_p", logvar_p)):
         _validate.array(name, value, dtype_kind="float")
+        if value.ndim == 0:
+            raise ValueError(f"{name} must have at least one axis (the latent dimensions), got a 0-d array")
+    try:
+        jnp.broadcast_shapes(mu_q.shape, logvar_q.shape, mu_p.shape, logvar_p.shape)
+    except ValueError:
+        raise ValueError(
+            "mu_q, logvar_q, mu_p and logvar_p must have broadcastable shapes, got "
+            f"{tuple(mu_q.shape)}, {tuple(logvar_q.shape)}, {tuple(mu_p.shape)}, {tuple(logvar_p.shape)}"
+        ) from None
     return 0.5 * jnp.sum(
         logvar_p - logvar_q + (jnp.exp(logvar_q) + (mu_q - mu_p) ** 2) / jnp.exp(logvar_p) - 1.0,
         axis=-1,
@@ -77,6 +86,14 @@ def gaussian_log_likelihood(x, mu, logvar) -> jax.Array:
     _validate.array("x", x, ndim=2, dtype_kind="float")
     _validate.array("mu", mu, ndim=2, dtype_kind="float")
     _same_shape("x", x, "mu", mu)
+    if hasattr(logvar, "shape"):
+        _validate.array("logvar", logvar, dtype_kind="float")
+    else:
+        _validate.finite_float("logvar", logvar)
+    try:
+        jnp.broadcast_shapes(jnp.shape(logvar), x.shape)
+    except (ValueError, TypeError):
+        raise ValueError(f"logvar must broadcast to x's shape {tuple(x.shape)}, got shape {jnp.shape(logvar)}") from None
     logvar = jnp.broadcast_to(jnp.asarray(logvar, x.dtype), x.shape)
     return -0.5 * jnp.sum(_LOG_2PI + logvar + (x - mu) ** 2 / jnp.exp(logvar), axis=-1)
 
@@ -99,6 +116,7 @@ def bernoulli_log_likelihood(x, logits) -> jax.Array:
     _validate.array("x", x, ndim=2, dtype_kind="float")
     _validate.array("logits", logits, ndim=2, dtype_kind="float")
     _same_shape("x", x, "logits", logits)
+    _validate.unit_interval("x", x, hint="scale integer levels first with data.to_unit_interval or data.binarize")
     return jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
 
 
@@ -120,6 +138,7 @@ def categorical_log_likelihood(x, logits) -> jax.Array:
         raise ValueError(
             f"logits must have shape (B, D, K) = {tuple(x.shape)} + (K,), got {tuple(logits.shape)}"
         )
+    _validate.levels("x", x, logits.shape[-1])  # JAX would clamp an out-of-range level silently
     log_probs = jax.nn.log_softmax(logits, axis=-1)
     picked = jnp.take_along_axis(log_probs, x[..., None].astype(jnp.int32), axis=-1)[..., 0]
     return jnp.sum(picked, axis=-1)

@@ -10,6 +10,7 @@ import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from course_lib import _validate
@@ -17,8 +18,11 @@ from course_lib import _validate
 
 def new_figure(ncols: int = 1, *, size: tuple = (4.0, 4.0), nrows: int = 1):
     """A Figure with an (nrows, ncols) grid of axes; returns (fig, axes list)."""
-    ncols = _validate.positive_int("ncols", ncols)
-    nrows = _validate.positive_int("nrows", nrows)
+    ncols = _validate.positive_int("ncols", ncols, maximum=100, why="a figure of more panels is unreadable")
+    nrows = _validate.positive_int("nrows", nrows, maximum=100, why="a figure of more panels is unreadable")
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
+        raise TypeError(f"size must be a (width, height) pair in inches, got {size!r:.60}")
+    size = (_validate.real_in_range("size[0]", size[0], 0.1, 100.0), _validate.real_in_range("size[1]", size[1], 0.1, 100.0))
     fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
     return fig, axes
@@ -26,6 +30,8 @@ def new_figure(ncols: int = 1, *, size: tuple = (4.0, 4.0), nrows: int = 1):
 
 def figure_to_png(fig: Figure, *, dpi: int = 80) -> bytes:
     """Render a Figure to PNG bytes (for ``ipywidgets.Image``)."""
+    _validate.instance("fig", fig, Figure, "a matplotlib Figure (e.g. from new_figure())")
+    dpi = _validate.positive_int("dpi", dpi, maximum=600, why="larger images only exhaust memory")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
@@ -100,6 +106,9 @@ def image_grid(images, image_shape: Sequence[int], *, ncols: int = 10, titles: S
 def scatter_2d(ax, x, *, color="C0", label: str | None = None, size: float = 4.0, alpha: float = 0.5,
                limits: float | None = None) -> None:
     """Scatter (N, 2) points on ``ax`` with equal aspect; optional symmetric limits."""
+    _validate.instance("ax", ax, Axes, "a matplotlib Axes")
+    if limits is not None:
+        _validate.positive_float("limits", limits)
     _validate.array("x", x, ndim=2, shape=(None, 2), dtype_kind="number")
     x = np.asarray(x)
     ax.scatter(x[:, 0], x[:, 1], s=size, alpha=alpha, color=color, label=label, linewidths=0)
@@ -130,8 +139,15 @@ def density_heatmap(ax, fn: Callable, *, limits: float, resolution: int = 100, l
     """
     if not callable(fn):
         raise TypeError(f"fn must be a function of (M, 2) points, got {type(fn).__name__}")
+    _validate.instance("ax", ax, Axes, "a matplotlib Axes")
     xx, yy, pts = grid_points(limits, resolution)
-    values = np.asarray(fn(pts), np.float64).reshape(xx.shape)
+    try:
+        values = np.asarray(fn(pts), np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"fn must map (M, 2) points to (M,) numbers; it failed with: {err}") from err
+    if values.size != xx.size:
+        raise ValueError(f"fn must return one value per point ({xx.size}), got shape {values.shape}")
+    values = values.reshape(xx.shape)
     if log:
         values = np.exp(values)
     return ax.imshow(values, origin="lower", extent=(-limits, limits, -limits, limits), cmap=cmap,
@@ -144,6 +160,15 @@ def loss_curves(history, keys: Sequence[str], *, ax=None, xlabel: str = "step", 
 
     Returns the Figure when it made one (``ax`` None), else None.
     """
+    if not (hasattr(history, "__getitem__") and hasattr(history, "__contains__")):
+        raise TypeError(f"history must be a training History, got {type(history).__name__}")
+    if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
+        raise TypeError(f"keys must be a non-empty list of metric names, got {keys!r:.60}")
+    for k in keys:
+        if k not in history:
+            raise ValueError(f"keys: no metric {k!r} in history; recorded: {list(getattr(history, 'keys', list)())}")
+    if ax is not None:
+        _validate.instance("ax", ax, Axes, "a matplotlib Axes or None")
     fig = None
     if ax is None:
         fig, (ax,) = new_figure(1, size=(5.0, 3.2))

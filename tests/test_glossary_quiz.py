@@ -162,7 +162,7 @@ def test_single_answers_and_bad_names(capsys):
     assert quiz.check_answer("reparam", "B")  # case-insensitive
     assert not quiz.check_answer("reparam", "e")
     assert "is not one of the options" in capsys.readouterr().out
-    with pytest.raises(KeyError, match="no quiz question 'nope'"):
+    with pytest.raises(ValueError, match="no quiz question 'nope'"):
         quiz.check_answer("nope", "a")
     with pytest.raises(TypeError, match="answers_fn"):
         quiz.check_quiz(_right_answers())

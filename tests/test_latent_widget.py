@@ -161,7 +161,7 @@ def test_widget_reports_errors_in_status(small, monkeypatch):
 
     monkeypatch.setattr(latent.plotting, "image_to_png", broken)
     panel.controls["z2"].value = -2.0  # must not raise
-    assert "ValueError: cannot draw this" in panel.status.text
+    assert "cannot draw this" in panel.status.text  # plain words (widgets.core.plain_message)
     assert panel.image.value == shown  # the last good picture stays
 
 

@@ -38,8 +38,10 @@ def iterate_minibatches(key, x, batch_size: int) -> jax.Array:
       (N // B, B, ...) array: one epoch of batches.
     """
     _validate.prng_key("key", key)
-    _validate.array("x", x)
-    num_batches(x.shape[0], batch_size)  # validates batch_size against the data size
+    _validate.array("x", x, min_rows=1)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    if batch_size > x.shape[0]:
+        raise ValueError(f"batch_size ({batch_size}) is larger than the dataset x ({x.shape[0]} rows)")
     return _shuffled_batches(key, x, int(batch_size))
 
 

@@ -121,7 +121,8 @@ def load_images(name: str, split: str = "train") -> ImageSplit:
 def to_unit_interval(x, num_levels: int) -> np.ndarray:
     """Map integer levels 0..num_levels-1 to float32 in [0, 1]: x / (num_levels - 1)."""
     _validate.array("x", x, dtype_kind="number")
-    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2, maximum=2**16)
+    _validate.levels("x", x, num_levels)  # values above num_levels - 1 would map above 1
     return np.asarray(x, np.float32) / (num_levels - 1)
 
 

@@ -51,7 +51,9 @@ def _params(name: str, params: dict) -> dict:
     merged = {**DEFAULTS[name], **params}
     for key, value in merged.items():
         if key in ("num_modes", "size"):
-            _validate.positive_int(key, value)
+            # grid has size**2 modes and every log-density evaluation touches them all
+            _validate.positive_int(key, value, maximum=1000 if key == "size" else 10**5,
+                                   why="more modes only exhaust memory and time in the density")
         elif key in ("noise",):
             _validate.positive_float(key, value, allow_zero=True)
         else:
@@ -142,11 +144,18 @@ def _swiss_roll(key, n, p):
 
 def _checkerboard(key, n, p):
     # Uniform on the "black" unit squares of a size x size board centred at 0.
+    # The black cells (i + j even) in row-major order are numbered 0..num_black-1; cell number
+    # idx is found arithmetically (no Python loop over the size**2 cells).
     size = p["size"]
     k_cell, k_pos = jax.random.split(key)
-    cells = np.array([(i, j) for i in range(size) for j in range(size) if (i + j) % 2 == 0])
-    idx = jax.random.randint(k_cell, (n,), 0, len(cells))
-    corner = jnp.asarray(cells, jnp.float32)[idx] - size / 2
+    num_black = (size * size + 1) // 2
+    idx = jax.random.randint(k_cell, (n,), 0, num_black)
+    if size % 2:  # odd size: black cells are the even flat indices i * size + j
+        i, j = (2 * idx) // size, (2 * idx) % size
+    else:  # even size: size / 2 black cells per row, starting at column i % 2
+        i = idx // (size // 2)
+        j = 2 * (idx % (size // 2)) + i % 2
+    corner = jnp.stack([i, j], axis=1).astype(jnp.float32) - size / 2
     return (corner + jax.random.uniform(k_pos, (n, 2))).astype(jnp.float32)
 
 

@@ -46,6 +46,8 @@ def gaussian_frechet_distance(mu_a, cov_a, mu_b, cov_b) -> float:
     cov_b = np.asarray(_validate.array("cov_b", cov_b, shape=(d, d), dtype_kind="number"), np.float64)
     if mu_b.shape != (d,):
         raise ValueError(f"mu_b must have shape ({d},), got {mu_b.shape}")
+    _validate.positive_definite("cov_a", cov_a)  # a negative "covariance" would give a meaningless FD
+    _validate.positive_definite("cov_b", cov_b)
     w, v = np.linalg.eigh((cov_a + cov_a.T) / 2)
     sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     middle = sqrt_a @ cov_b @ sqrt_a

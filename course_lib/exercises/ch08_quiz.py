@@ -25,7 +25,7 @@ def question_text(name: str) -> str:
     if not isinstance(name, str):
         raise TypeError(f"name must be a question name (a string), got {type(name).__name__}")
     if name not in QUESTIONS:
-        raise KeyError(f"no quiz question {name!r}; the questions are {list(QUESTIONS)}")
+        raise ValueError(f"name: no quiz question {name!r}; the questions are {list(QUESTIONS)}")
     q = QUESTIONS[name]
     lines = [f"[{name}] {q.prompt}"] + [f"   {letter}) {text}" for letter, text in q.choices.items()]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ a failed case.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -27,6 +28,21 @@ from course_lib import _validate
 
 STATUSES = ("pass", "fail", "not_implemented")
 _MAX_SHOWN = 4  # how many numbers of an array a failure message shows
+
+
+class _WrongReturn(Exception):
+    """Raised by a check's wrapper around the student's function when the returned value is of
+    the wrong kind to be processed further (e.g. differentiated); its text is the verdict."""
+
+
+def _require_numeric(got, expected_text: str):
+    """Raise :class:`_WrongReturn` unless ``got`` is a number or numeric array."""
+    kind = None
+    if isinstance(got, (bool, int, float, np.number)) or hasattr(got, "dtype"):
+        kind = np.asarray(got).dtype.kind if not hasattr(got, "dtype") else np.dtype(got.dtype).kind
+    if kind is None or kind not in "biuf":
+        raise _WrongReturn(f"expected {expected_text}, got {_describe(got)}")
+    return got
 
 
 class Case(NamedTuple):
@@ -90,15 +106,25 @@ def _describe(x) -> str:
     """What kind of value ``x`` is, for structure mismatches."""
     if x is None:
         return "None"
+    if isinstance(x, (str, bytes)):
+        return f"the {type(x).__name__ if isinstance(x, bytes) else 'string'} {_short(repr(x), 40)}"
+    if inspect.isgenerator(x) or isinstance(x, (map, filter, zip, range, type({}.keys()))):
+        return (f"a {type(x).__name__} (a lazy sequence: wrap it in list(...) or np.array(...), "
+                "or return the value itself)")
+    if isinstance(x, (complex, np.complexfloating)):
+        return f"the complex number {_number(x)}"
+    if callable(x):
+        return (f"a function {getattr(x, '__name__', type(x).__name__)!r} "
+                "(return the value, not the function)")
     if isinstance(x, dict):
         return f"a dict with keys {sorted(map(str, x))}"
     if isinstance(x, (tuple, list)):
         return f"a {type(x).__name__} of {len(x)} value{'' if len(x) == 1 else 's'}"
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return f"an array of shape {tuple(x.shape)}"
-    if isinstance(x, (bool, int, float, complex, np.generic)):
+    if isinstance(x, (bool, int, float, np.generic)):
         return f"the number {_number(x)}"
-    return f"a {type(x).__name__}"
+    return f"a {type(x).__name__} object"
 
 
 def _as_array(x) -> np.ndarray:
@@ -117,6 +143,11 @@ def _compare_leaf(got, expected, rtol: float, atol: float) -> str | None:
     except Exception:  # e.g. a string or an object numpy cannot convert
         return f"expected {_describe(expected)}, got {_describe(got)}"
     e = _as_array(expected)
+    if e.dtype.kind in "biuf" and g.dtype.kind not in "biufc":  # a string, None, a generator, an object
+        return f"expected {_describe(expected)}, got {_describe(got)}"
+    if e.dtype.kind in "biuf" and g.dtype.kind == "c" and np.any(np.imag(g) != 0):
+        return (f"expected real numbers ({_describe(expected)}), got complex numbers "
+                f"({_describe(got)}); a square root or log of a negative number?")
     if g.shape != e.shape:
         return f"wrong shape: expected {e.shape}, got {g.shape}"
     numeric = "biufc"
@@ -154,6 +185,8 @@ def compare_outputs(got, expected, *, rtol: float = 1e-5, atol: float = 1e-6) ->
     """
     if got is None and expected is not None:
         return "returned None: did you forget the `return` statement?"
+    if inspect.isgenerator(got) or isinstance(got, (map, filter, zip, range)):
+        return f"expected {_describe(expected)}, got {_describe(got)}"
     exp_leaves, exp_def = jax.tree_util.tree_flatten_with_path(expected)
     got_leaves, got_def = jax.tree_util.tree_flatten_with_path(got)
     if exp_def != got_def:
@@ -292,6 +325,8 @@ def check_function(
             return _not_implemented(
                 name, total, "replace the `raise NotImplementedError` with your code."
             )
+        except _WrongReturn as err:
+            return _fail(name, k - 1, total, f"{where}— ", str(err), hint)
         except Exception as err:
             problem = f"your function raised {type(err).__name__}: {_short(err)}"
             return _fail(name, k - 1, total, f"{where}— ", problem, hint)

@@ -39,7 +39,8 @@ def bilinear_play(x0: float, y0: float, lr: float, num_steps: int, update: str =
     x = _validate.real_in_range("x0", x0, -1e6, 1e6)
     y = _validate.real_in_range("y0", y0, -1e6, 1e6)
     lr = _validate.positive_float("lr", lr)
-    num_steps = _validate.positive_int("num_steps", num_steps)
+    num_steps = _validate.positive_int("num_steps", num_steps, maximum=100_000,
+                                       why="a Python loop; 100,000 steps already take a second")
     _validate.one_of("update", update, UPDATES)
     out = np.empty((num_steps + 1, 2))
     out[0] = x, y
@@ -50,6 +51,13 @@ def bilinear_play(x0: float, y0: float, lr: float, num_steps: int, update: str =
             x = x - lr * y
             y = y + lr * x  # uses the new x
         out[t + 1] = x, y
+    if not np.all(np.isfinite(out)):
+        from course_lib.training.core import DivergenceError
+
+        first = int(np.argmax(~np.all(np.isfinite(out), axis=1)))
+        raise DivergenceError(
+            f"bilinear play overflowed to infinity at step {first} (lr={lr}, num_steps={num_steps}): "
+            "simultaneous steps grow the radius by sqrt(1 + lr^2) each time. Try a smaller lr or fewer steps.")
     return out
 
 

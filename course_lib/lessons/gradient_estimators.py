@@ -28,6 +28,7 @@ from course_lib import _validate
 def _check(f, mu, sigma, eps):
     if not callable(f):
         raise TypeError(f"f must be a function of a scalar z, got {type(f).__name__}")
+    _validate.callback("f", f, (jnp.zeros((), jnp.float32),), (), signature="of a scalar z returning a scalar")
     _validate.real_in_range("mu", mu, -1e6, 1e6)
     _validate.positive_float("sigma", sigma)
     _validate.array("eps", eps, ndim=1, dtype_kind="float")
@@ -101,8 +102,8 @@ def estimator_spread(f: Callable, mu: float, sigma: float, key, num_samples: int
     """
     _check(f, mu, sigma, np.zeros(1, np.float32))
     _validate.prng_key("key", key)
-    n = _validate.positive_int("num_samples", num_samples)
     r = _validate.positive_int("num_repeats", num_repeats, minimum=2)
+    n = _validate.sample_count("num_samples", num_samples, per_sample=r)  # r * n draws in one array
     eps = jax.random.normal(key, (r, n))
     rep, sco = (np.asarray(a, np.float64) for a in _spread_jit(f, jnp.array([mu, sigma], jnp.float32), eps))
     return {"reparam_mean": rep.mean(axis=0), "reparam_var": rep.var(axis=0, ddof=1),

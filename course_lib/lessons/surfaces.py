@@ -159,7 +159,9 @@ def run_optimizer(surface: str, optimizer: str, lr: float, start=None, num_steps
 def distance_to_nearest_minimum(surface: str, point) -> float:
     """Euclidean distance from ``point`` (x, y) to the closest known minimum of the surface."""
     s = get_surface(surface)
-    p = np.asarray(point, np.float64)
+    if isinstance(point, (str, bytes)) or not hasattr(point, "__len__") or len(point) != 2:
+        raise TypeError(f"point must be a pair (x, y), got {point!r:.60}")
+    p = np.asarray([_validate.finite_float("point[0]", point[0]), _validate.finite_float("point[1]", point[1])])
     return float(min(math.dist(p, m) for m in s.minima))
 
 

@@ -72,6 +72,13 @@ def first_year(family: str) -> int:
 
 def timeline_figure(milestones=TIMELINE) -> Figure:
     """A horizontal timeline: one labelled dot per milestone, coloured by family."""
+    if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+        raise TypeError(f"milestones must be a list of Milestone, got {type(milestones).__name__}")
+    milestones = list(milestones)
+    for i, m in enumerate(milestones):
+        _validate.instance(f"milestones[{i}]", m, Milestone)
+        _validate.one_of(f"milestones[{i}].family", m.family, FAMILY_COLORS)
+        _validate.int_in_range(f"milestones[{i}].year", m.year, 1900, 2100)
     fig = Figure(figsize=(9.0, 4.6), layout="constrained")
     ax = fig.subplots()
     for i, m in enumerate(milestones):

@@ -164,6 +164,7 @@ class MADE(nnx.Module):
 
     def _check_x(self, x):
         _validate.array("x", x, ndim=2, shape=(None, self.dim), dtype_kind="int")
+        _validate.levels("x", x, self.num_levels)  # an out-of-range level would be clamped silently
 
     def _masks(self, ordering):
         """The masks of ordering ``ordering`` (an int, or a traced scalar inside jit)."""
@@ -221,7 +222,7 @@ class MADE(nnx.Module):
         equal shares); the rows are shuffled and the first ``num_samples`` kept.
         """
         _validate.prng_key("key", key)
-        num_samples = _validate.positive_int("num_samples", num_samples)
+        num_samples = _validate.sample_count("num_samples", num_samples, per_sample=self.dim * self.num_levels)
         if self.num_orderings == 1:
             return sample_autoregressive(self.logits, key, num_samples, self.orders[0])
         per_order = -(-num_samples // self.num_orderings)
@@ -243,7 +244,13 @@ def sample_autoregressive(logits_fn, key, num_samples: int, order) -> jax.Array:
     Pixel order[i] is drawn from the logits computed once the pixels before it are set; the
     later pixels are still 0 then, which is fine because the masks hide them.
     """
+    _validate.callable_("logits_fn", logits_fn, "a function (B, D) levels -> (B, D, K) logits")
+    _validate.prng_key("key", key)
     order = jnp.asarray(order)
+    if order.ndim != 1 or order.shape[0] == 0 or not jnp.issubdtype(order.dtype, jnp.integer):
+        raise ValueError(f"order must be a non-empty 1-D integer array (a permutation of 0..D-1), got "
+                         f"shape {tuple(order.shape)} and dtype {order.dtype}")
+    num_samples = _validate.sample_count("num_samples", num_samples, per_sample=order.shape[0])
     x0 = jnp.zeros((num_samples, order.shape[0]), jnp.int32)
 
     def step(x, inputs):

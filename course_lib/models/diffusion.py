@@ -83,8 +83,14 @@ def make_schedule(num_steps: int = 1000, kind: str = "linear", *, beta_1: float 
     return Schedule(as32(betas), as32(alphas), as32(alpha_bar), as32(beta_tilde))
 
 
-def _check_t(t, batch: int):
+def _check_t(t, batch: int, schedule=None, low: int = 0):
     _validate.array("t", t, ndim=1, shape=(batch,), dtype_kind="int")
+    if schedule is not None:
+        _validate.time_steps("t", t, low, schedule.num_steps)
+
+
+def _check_schedule(schedule):
+    _validate.instance("schedule", schedule, Schedule, "a Schedule from make_schedule(...)")
 
 
 def _col(a, t):
@@ -98,8 +104,9 @@ def q_sample(schedule: Schedule, x0, t, eps) -> jax.Array:
     Args:
       x0: (B, D) data; t: (B,) integer times in 0..T; eps: (B, D) standard normal noise.
     """
+    _check_schedule(schedule)
     _validate.array("x0", x0, ndim=2, dtype_kind="float")
-    _check_t(t, x0.shape[0])
+    _check_t(t, x0.shape[0], schedule, low=0)
     _validate.array("eps", eps, shape=tuple(x0.shape), dtype_kind="float")
     ab = _col(schedule.alpha_bar, t)
     return jnp.sqrt(ab) * x0 + jnp.sqrt(1.0 - ab) * eps
@@ -116,7 +123,8 @@ def q_posterior(schedule: Schedule, x0, x_t, t):
     """
     _validate.array("x0", x0, ndim=2, dtype_kind="float")
     _validate.array("x_t", x_t, shape=tuple(x0.shape), dtype_kind="float")
-    _check_t(t, x0.shape[0])
+    _check_schedule(schedule)
+    _check_t(t, x0.shape[0], schedule, low=1)
     ab, ab_prev = _col(schedule.alpha_bar, t), _col(schedule.alpha_bar, t - 1)
     beta, alpha = _col(schedule.betas, t), _col(schedule.alphas, t)
     mean = jnp.sqrt(ab_prev) * beta / (1.0 - ab) * x0 + jnp.sqrt(alpha) * (1.0 - ab_prev) / (1.0 - ab) * x_t
@@ -125,18 +133,25 @@ def q_posterior(schedule: Schedule, x0, x_t, t):
 
 def predict_x0(schedule: Schedule, x_t, t, eps_hat) -> jax.Array:
     """x_0 implied by a noise prediction: (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)."""
+    _check_schedule(schedule)
+    _validate.time_steps("t", t, 0, schedule.num_steps)
     ab = _col(schedule.alpha_bar, t)
     return (x_t - jnp.sqrt(1.0 - ab) * eps_hat) / jnp.sqrt(ab)
 
 
 def p_mean(schedule: Schedule, x_t, t, eps_hat) -> jax.Array:
     """mu_theta(x_t, t) = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_t)  (eq. 11)."""
+    _check_schedule(schedule)
+    _validate.time_steps("t", t, 1, schedule.num_steps)
     beta, alpha, ab = _col(schedule.betas, t), _col(schedule.alphas, t), _col(schedule.alpha_bar, t)
     return (x_t - beta / jnp.sqrt(1.0 - ab) * eps_hat) / jnp.sqrt(alpha)
 
 
 def p_variance(schedule: Schedule, t, kind: str = "beta") -> jax.Array:
     """sigma_t^2 of p(x_{t-1} | x_t), (B, 1): ``beta`` (beta_t) or ``beta_tilde`` (beta_tilde_t; beta_1 at t = 1)."""
+    _check_schedule(schedule)
+    _validate.time_steps("t", t, 1, schedule.num_steps)
+    _validate.one_of("kind", kind, VARIANCES)
     if kind == "beta":
         return _col(schedule.betas, t)
     return _col(jnp.where(jnp.arange(schedule.betas.shape[0]) <= 1, schedule.betas, schedule.beta_tilde), t)
@@ -193,6 +208,10 @@ class EpsModel(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     def __call__(self, x_t, t):
+        _validate.array("x_t", x_t, ndim=2, dtype_kind="float", finite=False)
+        _validate.width("x_t", x_t, self.dim, of=f"this EpsModel, dim={self.dim}")
+        _validate.array("t", t, ndim=1, shape=(x_t.shape[0],), dtype_kind="int", finite=False)
+        _validate.time_steps("t", t, 0, self.num_steps)
         emb = timestep_embedding(t, self.num_steps, self.time_dim)  # (B, time_dim)
         return self.net(jnp.concatenate([x_t, emb], axis=-1))  # (B, D)
 
@@ -241,11 +260,16 @@ def sample_from_noise(eps_fn, schedule: Schedule, x_T, z, *, variance: str = "be
 
 def levels_to_data(x, num_levels: int) -> jax.Array:
     """Integer levels 0..K-1 -> floats in [-1, 1]: 2 x / (K - 1) - 1 (the scale DDPM works in)."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.array("x", x, dtype_kind="number", finite=False)
+    _validate.levels("x", x, num_levels)
     return 2.0 * x.astype(jnp.float32) / (num_levels - 1) - 1.0
 
 
 def data_to_levels(x, num_levels: int) -> jax.Array:
     """Floats in [-1, 1] -> nearest integer level 0..K-1."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.array("x", x, dtype_kind="number", finite=False)
     return jnp.clip(jnp.round((x + 1.0) * (num_levels - 1) / 2.0), 0, num_levels - 1).astype(jnp.int32)
 
 
@@ -307,6 +331,9 @@ def vlb_terms(eps_fn, schedule: Schedule, x_levels, ts, eps, *, num_levels: int,
     _validate.array("eps", eps, shape=(ts.shape[0] + 1, b, d), dtype_kind="float")
     num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
     _validate.one_of("variance", variance, VARIANCES)
+    _check_schedule(schedule)
+    _validate.levels("x_levels", x_levels, num_levels)
+    _validate.time_steps("ts", ts, 2, schedule.num_steps)
     x0 = levels_to_data(x_levels, num_levels)
     big_t = schedule.num_steps
     ab_T = schedule.alpha_bar[big_t]

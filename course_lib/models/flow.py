@@ -194,7 +194,7 @@ class RealNVP(nnx.Module):
     def sample(self, key, num_samples: int) -> jax.Array:
         """x = f^{-1}(z), z ~ N(0, I): (num_samples, D)."""
         _validate.prng_key("key", key)
-        num_samples = _validate.positive_int("num_samples", num_samples)
+        num_samples = _validate.sample_count("num_samples", num_samples, per_sample=self.dim)
         return self.inverse(jax.random.normal(key, (num_samples, self.dim)))
 
 
@@ -209,6 +209,7 @@ def dequantize(x, u, num_levels: int) -> jax.Array:
     _validate.array("x", x, ndim=2, dtype_kind="number")
     _validate.array("u", u, ndim=2, shape=tuple(x.shape), dtype_kind="float")
     num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.levels("x", x, num_levels)
     return (x.astype(jnp.float32) + u) / num_levels
 
 
@@ -250,10 +251,13 @@ def dequantized_log_prob(flow: RealNVP, x, u, num_levels: int, alpha: float = LO
 
 def quantize(w, num_levels: int, alpha: float = LOGIT_ALPHA) -> jax.Array:
     """Flow output w (B, D) -> integer levels (B, D) in 0..K-1: undo the logit, take the bin."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
     y = inverse_logit_transform(w, alpha)
     return jnp.clip(jnp.floor(y * num_levels), 0, num_levels - 1).astype(jnp.int32)
 
 
 def sample_levels(flow: RealNVP, key, num_samples: int, num_levels: int, alpha: float = LOGIT_ALPHA) -> jax.Array:
     """Images of integer levels (num_samples, D) from a flow trained on dequantized data."""
+    _validate.instance("flow", flow, RealNVP)
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
     return quantize(flow.sample(key, num_samples), num_levels, alpha)

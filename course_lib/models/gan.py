@@ -51,11 +51,14 @@ class Generator(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     def __call__(self, z):
+        _validate.array("z", z, dtype_kind="number", finite=False)
+        _validate.width("z", z, self.noise_dim, of=f"this Generator, noise_dim={self.noise_dim}")
         return OUTPUT_ACTIVATIONS[self.output](self.net(z))
 
     def sample(self, key, num_samples: int) -> jax.Array:
         """x = G(z), z ~ N(0, I). Returns (N, out_dim)."""
-        num_samples = _validate.positive_int("num_samples", num_samples)
+        _validate.prng_key("key", key)
+        num_samples = _validate.sample_count("num_samples", num_samples, per_sample=self.out_dim)
         return self(jax.random.normal(key, (num_samples, self.noise_dim)))
 
 
@@ -116,6 +119,8 @@ class Discriminator(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     def __call__(self, x):
+        _validate.array("x", x, dtype_kind="number", finite=False)
+        _validate.width("x", x, self.in_dim, of=f"this Discriminator, in_dim={self.in_dim}")
         return self.net(x)[..., 0]
 
 

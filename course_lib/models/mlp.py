@@ -49,6 +49,11 @@ class MLP(nnx.Module):
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
         _validate.one_of("activation", activation, ACTIVATIONS)
+        _validate.instance("rngs", rngs, nnx.Rngs, "an nnx.Rngs, e.g. nnx.Rngs(0)")
+        num_weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        if num_weights > _validate.MAX_ELEMENTS:
+            raise ValueError(f"sizes {sizes} give {num_weights:,} weights, more than the "
+                             f"{_validate.MAX_ELEMENTS:,} that fit in memory with their gradients: use smaller widths")
         self.sizes = sizes
         self.activation = activation
         self.num_layers = len(sizes) - 1
@@ -56,6 +61,8 @@ class MLP(nnx.Module):
             setattr(self, f"linear_{i}", nnx.Linear(d_in, d_out, rngs=rngs))
 
     def __call__(self, x):
+        _validate.array("x", x, dtype_kind="number", finite=False)
+        _validate.width("x", x, self.sizes[0], of=f"this MLP, sizes={self.sizes}")
         act = ACTIVATIONS[self.activation]
         for i in range(self.num_layers):
             x = getattr(self, f"linear_{i}")(x)
@@ -66,5 +73,6 @@ class MLP(nnx.Module):
 
 def count_params(model: nnx.Module) -> int:
     """Total number of trainable scalars (all ``nnx.Param`` leaves)."""
+    _validate.instance("model", model, nnx.Module, "a Flax NNX module (e.g. a course_lib model)")
     state = nnx.state(model, nnx.Param)
     return int(sum(leaf.size for leaf in jax.tree_util.tree_leaves(state)))

@@ -112,6 +112,15 @@ class VAE(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     # --- the pieces -------------------------------------------------------------------------
+    def _check_data(self, name: str, x) -> None:
+        """x must follow this VAE's data convention (see the class docstring)."""
+        _validate.array(name, x, ndim=2, shape=(None, self.x_dim), dtype_kind="number")
+        if self.likelihood == "categorical":
+            _validate.levels(name, x, self.num_levels)
+        elif self.likelihood == "bernoulli":
+            _validate.unit_interval(name, x, hint="a Bernoulli VAE needs data in [0, 1]: scale integer "
+                                    "levels first with data.to_unit_interval or data.binarize")
+
     def encoder_input(self, x):
         """Scale data to the encoder's input: categorical levels -> [0, 1]; others unchanged."""
         if self.likelihood == "categorical":
@@ -120,7 +129,7 @@ class VAE(nnx.Module):
 
     def encode(self, x):
         """q(z|x): x (B, D) -> (mu, logvar), each (B, J)."""
-        _validate.array("x", x, ndim=2, shape=(None, self.x_dim), dtype_kind="number")
+        self._check_data("x", x)
         return self.encoder(self.encoder_input(x))
 
     def decode(self, z):
@@ -163,6 +172,9 @@ class VAE(nnx.Module):
         Returns:
           dict with ``loss``, ``rec``, ``kl`` (each (B,)) and ``kl_per_dim`` (B, J).
         """
+        _validate.prng_key("key", key)
+        if not isinstance(beta, jax.core.Tracer):
+            _validate.positive_float("beta", beta, allow_zero=True)
         mu, logvar = self.encode(x)
         eps = jax.random.normal(key, mu.shape)
         z = mu + jnp.exp(0.5 * logvar) * eps
@@ -173,6 +185,8 @@ class VAE(nnx.Module):
 
     def sample(self, key, num_samples: int) -> jax.Array:
         """Ancestral samples' mean images: z ~ N(0, I), x = E[x|z]. Returns (N, D)."""
-        num_samples = _validate.positive_int("num_samples", num_samples)
+        _validate.prng_key("key", key)
+        num_samples = _validate.sample_count("num_samples", num_samples,
+                                             per_sample=self.x_dim * self.num_levels)
         z = jax.random.normal(key, (num_samples, self.z_dim))
         return self.decode_mean(z)

@@ -84,6 +84,9 @@ class CompiledStep:
     """
 
     def __init__(self, fn: Callable, *, name: str, donate_argnums=(), static_argnums=()):
+        _validate.callable_("fn", fn)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name
         self.num_traces = 0
 
@@ -114,7 +117,16 @@ class History:
         self._count = 0
 
     def append(self, metrics: Mapping, *, step_increment: int = 1) -> None:
-        arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in metrics.items()}
+        _validate.instance("metrics", metrics, Mapping, "a dict of metric name -> number or array")
+        step_increment = _validate.positive_int("step_increment", step_increment)
+        try:
+            arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in metrics.items()}
+        except (TypeError, ValueError):
+            raise TypeError(f"metrics must map names to numbers or numeric arrays, got "
+                            f"{ {k: type(v).__name__ for k, v in metrics.items()} }") from None
+        if not arrays or any(a.ndim != 1 for a in arrays.values()):
+            raise ValueError(f"metrics must be a non-empty dict of scalars or 1-D arrays, got "
+                             f"{ {k: a.shape for k, a in arrays.items()} }")
         lengths = {a.shape[0] for a in arrays.values()}
         if len(lengths) != 1:
             raise ValueError(f"metrics must all have the same length, got { {k: a.shape for k, a in arrays.items()} }")
@@ -156,9 +168,16 @@ def check_finite(metrics: Mapping, *, where: str, hint: str) -> None:
       where: what was being trained, e.g. ``"VAE epoch 3"``.
       hint: what to try, e.g. ``"lower lr"``.
     """
+    _validate.instance("metrics", metrics, Mapping, "a dict of metric name -> array")
+    for name, text in (("where", where), ("hint", hint)):
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a string, got {type(text).__name__}")
     bad = []
     for key, value in metrics.items():
-        arr = np.asarray(value)
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"metrics[{key!r}] must be a number or numeric array, got {type(value).__name__}") from None
         if not np.all(np.isfinite(arr)):
             first = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0]) if arr.size else 0
             bad.append(f"{key} (first non-finite value at position {first})")

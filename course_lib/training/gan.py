@@ -132,6 +132,11 @@ def make_gan_steps(
     batch_size = _validate.positive_int("batch_size", batch_size)
     d_steps = _validate.positive_int("d_steps", d_steps)
     _validate.one_of("loss", loss, losses.GAN_LOSSES)
+    for name, tx in (("g_tx", g_tx), ("d_tx", d_tx)):
+        _validate.instance(name, tx, optax.GradientTransformation, "an optax optimizer (e.g. make_optimizer('adam', 1e-3))")
+    if sample_real is not None:
+        _validate.callback("sample_real", sample_real, (jax.random.key(0), batch_size),
+                           (batch_size, generator.out_dim), signature="(key, n) -> (n, D) samples")
     g_graphdef, _ = nnx.split(generator, nnx.Param)
     d_graphdef, _ = nnx.split(discriminator, nnx.Param)
     noise_dim = generator.noise_dim
@@ -191,6 +196,9 @@ def make_gan_steps(
 
 def init_gan_state(generator, discriminator, g_tx, d_tx) -> GANState:
     """Initial :class:`GANState` from the players' current parameters."""
+    check_players(generator, discriminator)
+    for name, tx in (("g_tx", g_tx), ("d_tx", d_tx)):
+        _validate.instance(name, tx, optax.GradientTransformation, "an optax optimizer (e.g. make_optimizer('adam', 1e-3))")
     g_params = nnx.state(generator, nnx.Param)
     d_params = nnx.state(discriminator, nnx.Param)
     return GANState(g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), jnp.int32(0))
@@ -249,10 +257,14 @@ def train_gan(
     _validate.prng_key("key", key)
     num_steps = _validate.positive_int("num_steps", num_steps)
     steps_per_call = _validate.positive_int("steps_per_call", steps_per_call)
+    g_lr = _validate.positive_float("g_lr", g_lr)
+    d_lr = _validate.positive_float("d_lr", d_lr)
+    b1 = _validate.real_in_range("b1", b1, 0.0, 0.999999)
+    check_players(generator, discriminator)
     if (data is None) == (sample_real is None):
         raise ValueError("give exactly one of data (an (N, D) array) or sample_real (a function (key, n) -> samples)")
     if data is not None:
-        _validate.array("data", data, ndim=2, shape=(None, generator.out_dim), dtype_kind="float")
+        _validate.array("data", data, ndim=2, shape=(None, generator.out_dim), dtype_kind="float", min_rows=1)
         data = jnp.asarray(data)
     else:
         data = jnp.zeros((1, generator.out_dim))

@@ -81,20 +81,26 @@ class LabConfig:
         params = dict(self.target_params)
         toy._params(self.target, params)  # raises for unknown or invalid overrides
         object.__setattr__(self, "target_params", tuple(sorted(params.items())))
-        _validate.positive_int("noise_dim", self.noise_dim)
+        _validate.positive_int("noise_dim", self.noise_dim, maximum=4096)
         object.__setattr__(self, "g_hidden", check_sizes("g_hidden", self.g_hidden))
         object.__setattr__(self, "d_hidden", check_sizes("d_hidden", self.d_hidden))
+        for name, sizes in (("g_hidden", (self.noise_dim, *self.g_hidden, 2)), ("d_hidden", (2, *self.d_hidden, 1))):
+            if sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) > 10**7:
+                raise ValueError(f"{name} {tuple(sizes[1:-1])} gives more than 10,000,000 weights: a lab step "
+                                 "would take seconds or exhaust memory; use widths of a few hundred")
         _validate.one_of("g_activation", self.g_activation, ACTIVATIONS)
         _validate.one_of("d_activation", self.d_activation, ACTIVATIONS)
         _validate.one_of("optimizer", self.optimizer, OPTIMIZERS)
         _validate.real_in_range("b1", self.b1, 0.0, 0.999)
-        _validate.positive_int("batch_size", self.batch_size)
-        _validate.positive_int("pack", self.pack)
+        _validate.positive_int("batch_size", self.batch_size, maximum=65_536,
+                               why="a lab step must take milliseconds")
+        _validate.positive_int("pack", self.pack, maximum=64, why="PacGAN packs a few samples, not thousands")
         _validate.positive_float("scale", self.scale)
         _validate.one_of("loss", self.loss, losses.GAN_LOSSES)
         _validate.positive_float("g_lr", self.g_lr)
         _validate.positive_float("d_lr", self.d_lr)
-        _validate.positive_int("d_steps", self.d_steps)
+        _validate.positive_int("d_steps", self.d_steps, maximum=100,
+                               why="each D step is a full update; more per G step only slows every frame")
         _validate.positive_float("r1_gamma", self.r1_gamma, allow_zero=True)
         _validate.positive_int("num_steps", self.num_steps, minimum=0)
         _validate.positive_int("decay_steps", self.decay_steps, minimum=0)

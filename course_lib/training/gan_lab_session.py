@@ -105,6 +105,10 @@ def lab_snapshot(steps: engine.LabSteps, state: GANState, probes: LabProbes,
 # --------------------------------------------------------------------------- the session
 
 
+MAX_BURST_STEPS = 20_000
+"""Most steps one :meth:`LabSession.advance` may run (about 20 s on a laptop CPU)."""
+
+
 class LabSession:
     """One lab run: config, compiled steps, players (a GANState), loss history, probes.
 
@@ -137,6 +141,14 @@ class LabSession:
         """
         new = self.config.replace(**changes)  # validates; raises with a clear message
         old = self.config
+        saved = (self.config, self.steps, self.state, self.probes, self.history, self.num_bursts)
+        try:
+            return self._apply(new, old)
+        except BaseException:  # e.g. out of memory while building new players: keep the old lab
+            self.config, self.steps, self.state, self.probes, self.history, self.num_bursts = saved
+            raise
+
+    def _apply(self, new: engine.LabConfig, old: engine.LabConfig) -> str:
         self.config = new
         if new.static_key == old.static_key:
             self.steps = self.steps._replace(config=new)
@@ -158,7 +170,9 @@ class LabSession:
 
     def advance(self, num_steps: int, mode: str = "both") -> dict:
         """Train for ``num_steps`` steps; returns the burst's last metrics."""
-        num_steps = _validate.positive_int("num_steps", num_steps)
+        num_steps = _validate.int_in_range(
+            "num_steps", num_steps, 1, MAX_BURST_STEPS,
+            why="one burst must finish in interactive time; use training.gan_lab.train_toy_gan for long runs")
         _validate.one_of("mode", mode, engine.LAB_MODES)
         key = jax.random.fold_in(jax.random.key(self.seed + 1), self.num_bursts)
         state, metrics = engine.run_burst(self.steps, self.state, key, num_steps, mode, self.config)

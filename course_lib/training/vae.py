@@ -136,7 +136,8 @@ def evaluate_vae(model: VAE, x, key, *, batch_size: int = 500) -> dict:
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
     _validate.prng_key("key", key)
-    _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+    _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
+    model._check_data("x", x)
     batch_size = _validate.positive_int("batch_size", batch_size)
     steps = make_vae_steps(model, optax.identity())
     return evaluate_params(steps, nnx.state(model, nnx.Param), x, key, batch_size)
@@ -187,15 +188,18 @@ def train_vae(
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
     _validate.prng_key("key", key)
-    _validate.array("x_train", x_train, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+    _validate.array("x_train", x_train, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
+    model._check_data("x_train", x_train)
     num_epochs = _validate.positive_int("num_epochs", num_epochs)
     beta = _validate.positive_float("beta", beta, allow_zero=True)
     kl_warmup_epochs = _validate.positive_int("kl_warmup_epochs", kl_warmup_epochs, minimum=0)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     num_batches(x_train.shape[0], batch_size)  # validates batch_size against the data size
     mesh = parallel.data_mesh(devices)
     parallel.check_batch_size(batch_size, mesh)
     if x_val is not None:
-        _validate.array("x_val", x_val, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+        _validate.array("x_val", x_val, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
+        model._check_data("x_val", x_val)
 
     tx = make_optimizer(optimizer, lr)
     steps = make_vae_steps(model, tx, free_bits=free_bits, mesh=mesh)

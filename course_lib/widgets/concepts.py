@@ -178,6 +178,10 @@ def classifier_figure(x, y, classifiers: dict, *, resolution: int = 150) -> Figu
 def family_explorer(name: str = "moons", family: str = "latent_mixture", num_samples: int = 1000,
                     seed: int = 0) -> Panel:
     """A live widget around :func:`render_family`: toy distribution, family, sample count, seed."""
+    _validate.one_of("name", name, toy.TOY_NAMES)
+    _validate.one_of("family", family, families.FAMILIES)
+    _validate.int_in_range("num_samples", num_samples, 10, MAX_SAMPLES)  # the slider's range
+    _validate.int_in_range("seed", seed, 0, 10_000)
     dist = widgets.Dropdown(options=list(toy.TOY_NAMES), value=name, description="data")
     fam = widgets.Dropdown(options=[(families.FAMILY_TITLES[f], f) for f in families.FAMILIES], value=family,
                            description="family")

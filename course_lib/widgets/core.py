@@ -49,17 +49,53 @@ class Status(widgets.HTML):
         return html.unescape(re.sub(r"<[^>]+>", "", self.value)).replace("\u26a0 ", "")
 
 
-def guarded(fn: Callable, status: Status) -> Callable:
+def plain_message(err: BaseException) -> str:
+    """An exception in plain words for a widget's status line (one line, no traceback)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    name = type(err).__name__
+    if isinstance(err, MemoryError) or "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower():
+        return "out of memory: that setting needs more memory than this machine has; try a smaller value"
+    if isinstance(err, OverflowError):
+        return f"a number is too large to compute with ({text or 'overflow'}); try a smaller value"
+    if isinstance(err, (ValueError, TypeError)):
+        return text or f"invalid setting ({name})"
+    if isinstance(err, FloatingPointError):  # DivergenceError
+        return text
+    return f"unexpected error ({name}): {text}" if text else f"unexpected error ({name})"
+
+
+def guarded(fn: Callable, status: Status, *, revert: bool = True) -> Callable:
     """Wrap a callback so that any exception is reported in ``status`` instead of raised.
+
+    The message is in plain words (:func:`plain_message`); the callback's last good output
+    stays on screen. When the callback was called by a control's ``observe`` (its argument is
+    the change dict with ``owner``, ``old`` and ``new``), the control is set back to its old
+    value (``revert=False`` keeps it), so that what the control shows is what is in effect.
 
     Returns True/False from the wrapper to say whether the call succeeded (tests use it).
     """
+    if not callable(fn):
+        raise TypeError(f"fn must be a callback function, got {type(fn).__name__}")
+    if not isinstance(status, Status):
+        raise TypeError(f"status must be a course_lib.widgets.Status, got {type(status).__name__}")
+    reverting = []
 
     def wrapper(*args, **kwargs):
+        if reverting:  # the control is being set back to its last good value: nothing to redo
+            return True
         try:
             fn(*args, **kwargs)
         except Exception as err:  # noqa: BLE001 - a widget must never crash; the message is shown
-            status.error(f"{type(err).__name__}: {err}")
+            status.error(plain_message(err))
+            change = args[0] if len(args) == 1 else None
+            if revert and isinstance(change, dict) and {"owner", "old", "name"} <= set(change):
+                reverting.append(True)
+                try:
+                    setattr(change["owner"], change["name"], change["old"])
+                except Exception:  # noqa: BLE001 - the old value no longer fits: leave it
+                    pass
+                finally:
+                    reverting.clear()
             return False
         return True
 

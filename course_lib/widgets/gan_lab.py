@@ -266,6 +266,10 @@ def lab_figure(view: LabView, *, size: int = 200):
 # --------------------------------------------------------------------------- the widget
 
 
+MAX_FRAME_STEPS = 1000
+"""Most steps one frame of the widget may run, so that Pause and the controls stay responsive."""
+
+
 def _set_playing(play: widgets.Play, playing: bool) -> None:
     """Start/stop a Play widget (ipywidgets 8 names the trait ``playing``, 7.x ``_playing``)."""
     if "playing" in play.trait_names():
@@ -284,9 +288,10 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
     message in the status line and leave the lab as it was; a diverged run pauses the lab.
     """
     lab = LabSession(config, seed=seed)
-    size = _validate.positive_int("size", size, minimum=16)
-    steps_per_frame = _validate.positive_int("steps_per_frame", steps_per_frame)
-    interval_ms = _validate.positive_int("interval_ms", interval_ms)
+    steps_per_frame = _validate.int_in_range("steps_per_frame", steps_per_frame, 1, MAX_FRAME_STEPS,
+                                             why="a frame must finish in interactive time")
+    size = _validate.int_in_range("size", size, 16, 1024, why="larger images only slow every frame")
+    interval_ms = _validate.int_in_range("interval_ms", interval_ms, 1, 60_000)
     style = {"description_width": "initial"}
     layout = widgets.Layout(width="190px")
     play = widgets.Play(value=0, min=0, max=10**9, step=1, interval=interval_ms, description="Play")
@@ -319,10 +324,18 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
         status.ok(f"step {lab.step}: {message}  ({timer.last_ms:.0f} ms)" if timer.samples_ms
                   else f"step {lab.step}: {message}")
 
+    good_frame_steps = [steps_per_frame]
+
     def frame(_=None) -> None:
         try:
             with timer:
-                n = _validate.positive_int("steps/frame", frame_steps.value)
+                try:
+                    n = _validate.int_in_range("steps/frame", frame_steps.value, 1, MAX_FRAME_STEPS,
+                                               why="a frame must finish in interactive time")
+                except (TypeError, ValueError):
+                    frame_steps.value = good_frame_steps[0]  # back to the last value that ran
+                    raise
+                good_frame_steps[0] = n
                 metrics = lab.advance(n, mode.value)
                 rgb = render_lab_views(lab.snapshot(), size=size)
                 for name, image in images.items():

@@ -134,6 +134,9 @@ def render_bilinear(lr: float = 0.2, num_steps: int = 40, start=(1.0, 0.0)) -> F
 def optimizer_explorer(surface: str = "rosenbrock", optimizer: str = "adam", lr: float = 0.05,
                        num_steps: int = 300) -> Panel:
     """A live widget around :func:`render_optimizer`."""
+    _validate.one_of("optimizer", optimizer, surfaces.OPTIMIZERS)
+    _validate.real_in_range("lr", lr, 1e-4, 10**0.5)  # the slider's range: no silent clamping
+    _validate.int_in_range("num_steps", num_steps, 1, surfaces.MAX_STEPS)
     s0 = surfaces.get_surface(surface)
     surf = widgets.Dropdown(options=list(surfaces.SURFACE_NAMES), value=surface, description="surface")
     opt = widgets.Dropdown(options=list(surfaces.OPTIMIZERS), value=optimizer, description="optimizer")

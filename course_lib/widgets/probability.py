@@ -109,6 +109,12 @@ def mixture_explorer(weights=(0.4, 0.3, 0.3), means=(-2.0, 0.0, 2.0), scales=(1.
     """Three components' weight, mean and scale sliders around :func:`render_mixture`."""
     if not (len(weights) == len(means) == len(scales) == 3):
         raise ValueError("the explorer has exactly three components: pass three weights, means and scales")
+    for k in range(3):  # the sliders' ranges: no silent clamping
+        _validate.real_in_range(f"weights[{k}]", weights[k], 0.0, 1.0)
+        _validate.real_in_range(f"means[{k}]", means[k], -5.0, 5.0)
+        _validate.real_in_range(f"scales[{k}]", scales[k], 1e-3, 10**0.5)
+    _validate.int_in_range("num_samples", num_samples, 10, MAX_SAMPLES)
+    _validate.int_in_range("seed", seed, 0, 2**31 - 1)
     w = [widgets.FloatSlider(value=v, min=0.0, max=1.0, step=0.05, description=f"weight {k + 1}",
                              continuous_update=False) for k, v in enumerate(weights)]
     m = [widgets.FloatSlider(value=v, min=-5.0, max=5.0, step=0.1, description=f"mean {k + 1}",
@@ -222,6 +228,9 @@ def render_kl(mu: float, sigma: float, target: str = "two equal modes"):
 
 def kl_explorer(mu: float = 0.0, sigma: float = 1.0, target: str = "two equal modes") -> Panel:
     """Move q = N(mu, sigma^2) and watch both KL divergences (a shell over :func:`render_kl`)."""
+    _validate.one_of("target", target, KL_TARGETS)
+    _validate.real_in_range("mu", mu, -5.0, 5.0)  # the sliders' ranges: no silent clamping
+    _validate.real_in_range("sigma", sigma, 1e-3, 10.0)
     t = widgets.Dropdown(options=list(KL_TARGETS), value=target, description="target p")
     m = widgets.FloatSlider(value=mu, min=-5.0, max=5.0, step=0.05, description="mu", continuous_update=False)
     s = widgets.FloatLogSlider(value=sigma, base=10, min=-3, max=1, step=0.02, description="sigma",

@@ -49,10 +49,13 @@ def render_toy_samples(name: str, num_samples: int, seed: int = 0, *, show_densi
 
 def toy_explorer(name: str = "ring", num_samples: int = 1000, seed: int = 0) -> Panel:
     """A live widget around :func:`render_toy_samples` (dropdown, sample-size slider, seed)."""
+    _validate.one_of("name", name, toy.TOY_NAMES)
+    _validate.int_in_range("num_samples", num_samples, 10, 5000)  # the slider's range
+    _validate.int_in_range("seed", seed, 0, 2**31 - 1)
     dist = widgets.Dropdown(options=list(toy.TOY_NAMES), value=name, description="distribution")
     n = widgets.IntSlider(value=num_samples, min=10, max=5000, step=10, description="samples",
                           continuous_update=False)
-    s = widgets.IntText(value=seed, description="seed")
+    s = widgets.IntText(value=seed, description="seed")  # checked (0..2**31-1) by render_toy_samples
 
     def describe(summary, ms):
         extra = f", mean log p(x) = {summary['mean_log_density']}" if "mean_log_density" in summary else ""
