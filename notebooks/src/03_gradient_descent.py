@@ -594,7 +594,7 @@ assert growth[0.5] > growth[0.1] > growth[0.01] > 1.0
 # with the gradient at the look-ahead point; **optimistic gradient descent** (Daskalakis, Ilyas, Syrgkanis &
 # Zeng, ICLR 2018) approximates that look-ahead with the previous gradient,
 # $\theta_{t+1} = \theta_t - \eta\,(2 g_t - g_{t-1})$; **consensus optimisation** (Mescheder, Nowozin &
-# Geiger, NeurIPS 2017) adds a penalty on the gradient's norm (see also Gidel et al., ICLR 2019). On
+# Geiger, NIPS 2017) adds a penalty on the gradient's norm (see also Gidel et al., ICLR 2019). On
 # $xy$, with the same $\eta = 0.2$ and start $(1, 0)$, optimistic play converges to the equilibrium:
 
 # %%
