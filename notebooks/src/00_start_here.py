@@ -178,7 +178,7 @@ toy_explorer("ring", 1000, seed=0)
 # **Try it:** in the widget, look at `moons` and `swiss_roll`. Neither has a closed-form density
 # in `course_lib`: which toy distributions do, and why is writing one down harder for these two?
 # (Answer: each pushes one uniform number through a curve (for `moons`, one of two curves) and then
-# adds Gaussian noise, so $p(x)$ is an integral along the curve with no elementary closed form. `ring` and `grid`, mixtures of
-# Gaussians, and `checkerboard`, uniform on squares, have one.)
+# adds Gaussian noise, so $p(x)$ is an integral along the curve with no elementary closed form.
+# `ring` and `grid`, mixtures of Gaussians, and `checkerboard`, uniform on squares, have one.)
 #
 # **Next:** [01 - Concepts](01_concepts.ipynb): what exactly is a generative model?
