@@ -98,7 +98,14 @@ def test_timeline_is_sorted_and_dates_are_right():
     assert by_name["Variational autoencoder"] == 2013
     assert by_name["Generative adversarial network"] == 2014
     assert by_name["DDPM"] == 2020
+    assert by_name["Boltzmann machine, first presented"] == 1983
+    assert by_name["Score-based generative model (NCSN)"] == 2019
     assert timeline.first_year("GAN") == 2014 and timeline.first_year("diffusion") == 2015
+    assert timeline.first_year("energy-based") == 1983 and timeline.first_year("autoregressive") == 1992
+    assert timeline.first_year("flow") == 2000
+    assert by_name["Deep belief network"] == 2006
+    assert {m.family for m in timeline.TIMELINE if m.name == "Deep belief network"} == {"hybrid"}
+    assert not any("NeurIPS 2014" in m.reference for m in timeline.TIMELINE)  # it was NIPS until 2018
     assert set(m.family for m in timeline.TIMELINE) == set(timeline.FAMILY_COLORS)
     assert timeline.timeline_figure().axes
     with pytest.raises(ValueError, match="unknown family"):
@@ -107,7 +114,10 @@ def test_timeline_is_sorted_and_dates_are_right():
 
 def test_render_family_summary():
     fig, summary = C.render_family("moons", "affine_flow", num_samples=300, seed=0)
-    assert len(fig.axes) == 3 and summary["has_density"] and summary["normalized"]
+    assert len(fig.axes) == 4 and summary["has_density"] and summary["normalized"]  # 3 panels + colour bar
+    assert fig.axes[2].get_title() == "log p(x)"
+    fig_e, _ = C.render_family("moons", "energy_langevin", num_samples=300, seed=0)
+    assert "unnormalised" in fig_e.axes[2].get_title()
     test = C._data("moons", 0, "test")
     train = C._data("moons", 0, "train")
     expected = stats.multivariate_normal(train.mean(axis=0), np.cov(train.T, bias=True)).logpdf(test).mean()
@@ -146,7 +156,9 @@ def test_classifier_figure():
     y = np.repeat([0, 1], 50)
     fig = C.classifier_figure(x, y, {"nb": GaussianNB().fit(x, y), "lr": LogisticRegression().fit(x, y)},
                               resolution=40)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3  # two panels and the shared colour bar of p(y = 1 | x)
+    assert fig.axes[2].get_ylabel() == "p(y = 1 | x)"
+    assert all(ax.get_legend() is not None for ax in fig.axes[:2])  # a legend in every panel
     with pytest.raises(TypeError, match="classifiers must be a non-empty dict"):
         C.classifier_figure(x, y, {})
     assert math.isfinite(float(x.sum()))

@@ -117,6 +117,9 @@ def test_inverse_cdf_exponential(capsys):
     verdict(capsys, ex2.check_inverse_cdf_exponential(lambda u, rate: stats.expon.ppf(u, scale=1 / rate)), "pass")
     out = verdict(capsys, ex2.check_inverse_cdf_exponential(lambda u, rate: -np.log(1 - u) * rate), "fail")
     assert "case 2" in out
+    # -log(u) / rate is a valid exponential sampler but not F^-1(u): rejected, and the hint says why
+    out = verdict(capsys, ex2.check_inverse_cdf_exponential(lambda u, rate: -np.log(u) / rate), "fail")
+    assert "case 1" in out and "not F^-1(u)" in out
     verdict(capsys, ex2.check_inverse_cdf_exponential(stub), "not_implemented")
 
 

@@ -47,7 +47,9 @@ def test_density_heatmap_values():
 
 def test_render_toy_samples():
     fig, summary = render_toy_samples("ring", 500, seed=1)
-    assert len(fig.axes) == 2  # samples and density
+    assert len(fig.axes) == 3  # samples, log-density and its colour bar
+    assert fig.axes[2].get_ylabel() == "log p(x) (nats)"
+    assert all(ax.get_xlabel() == "x1" and ax.get_ylabel() == "x2" for ax in fig.axes[:2])
     assert set(summary) == {"mean", "std", "mean_log_density"}
     fig, summary = render_toy_samples("moons", 500, seed=1)
     assert len(fig.axes) == 1 and "mean_log_density" not in summary

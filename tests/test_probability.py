@@ -217,6 +217,14 @@ def test_render_kl_values_and_extremes():
     assert f_mu == pytest.approx(0.0) and f_sigma == pytest.approx(math.sqrt(4.36))
     best = summary["reverse_minima"][0]
     assert abs(abs(best[0]) - 2.0) < 0.05 and best[2] < summary["reverse_kl"]
+    # every reverse local minimum is found: one per mode and the wide one at N(0, 1.79^2) (KL 1.138)
+    minima = sorted(summary["reverse_minima"])
+    assert len(minima) == 3 and abs(minima[1][0]) < 0.01 and abs(minima[1][1] - 1.79) < 0.01
+    assert minima[1][2] == pytest.approx(1.1384, abs=1e-3)
+    assert len(fig.axes) == 5  # three panels and the two landscapes' colour bars
+    assert len(fig.axes[2].get_legend().get_texts()) == 4  # q and the three minima
+    fig, _ = P.render_kl(0.0, 1.0, "two equal modes", q_label="q = N(0, 1)")
+    assert "q = N(0, 1)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     _, far = P.render_kl(30.0, 1e-3)
     assert far["off_grid"] and math.isfinite(far["forward_kl"]) and math.isfinite(far["reverse_kl"])
     with pytest.raises(ValueError, match="sigma must be at least"):

@@ -99,7 +99,8 @@ def check_gan_year(answer) -> CheckResult:
     """In which year were generative adversarial networks introduced? 1985, 1995, 2013 or 2014."""
     return check_choice(
         answer, "2014", name="gan_year", choices=["1985", "1995", "2013", "2014"],
-        explanation="Goodfellow et al., 'Generative adversarial nets', NeurIPS 2014.",
+        explanation="Goodfellow et al., 'Generative adversarial nets', NIPS 2014 (the conference is called "
+                    "NeurIPS since 2018).",
         why_wrong={
             "1985": "1985 is the Boltzmann machine (Ackley, Hinton & Sejnowski), an energy-based model.",
             "1995": "1995 is the Helmholtz machine (Dayan, Hinton, Neal & Zemel), a latent-variable model.",

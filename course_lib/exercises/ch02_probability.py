@@ -66,7 +66,8 @@ def check_inverse_cdf_exponential(fn) -> CheckResult:
     return check_function(
         fn, reference_inverse_cdf_exponential, cases, name="inverse_cdf_exponential",
         hint="Solve u = F(x) = 1 - exp(-rate * x) for x: x = -log(1 - u) / rate (np.log1p(-u) is the "
-             "accurate way to write log(1 - u)).",
+             "accurate way to write log(1 - u)). Note: -log(u) / rate also gives exponential samples (1 - U "
+             "is uniform too), but it is not F^-1(u); the exercise asks for the inverse of the CDF.",
     )
 
 

@@ -1,4 +1,4 @@
-"""Two unbiased estimators of the gradient of an expectation, and their variance.
+"""Two standard unbiased estimators of the gradient of an expectation, and their variance.
 
 Taught in 03_gradient_descent.ipynb ("Bridge to VAEs"). We want
 
@@ -6,11 +6,13 @@ Taught in 03_gradient_descent.ipynb ("Bridge to VAEs"). We want
 
 - Reparameterization (pathwise) gradient: write z = mu + sigma * eps with eps ~ N(0, 1);
   then grad_theta E[f(z)] = E_eps[f'(mu + sigma eps) * (1, eps)].
-  Needs f differentiable; this is how a VAE's encoder is trained (Kingma & Welling 2013).
-- Score-function (REINFORCE, Williams 1992) gradient:
+  Needs f differentiable; this is how a VAE's encoder is trained (Kingma & Welling 2013); the
+  estimator itself is older (Price 1958; Glasserman 1991).
+- Score-function (likelihood ratio, Glynn 1990; REINFORCE, Williams 1992) gradient:
   grad_theta E[f(z)] = E_z[f(z) * grad_theta log N(z; mu, sigma^2)]
                      = E_eps[f(z) * (eps / sigma, (eps^2 - 1) / sigma)].
-  Works for any f (even a non-differentiable one) but is usually far noisier.
+  Works for any f (even a non-differentiable one) but, for smooth f, is usually far noisier
+  (for a rapidly varying f the order can flip; Mohamed et al. 2020, JMLR 21(132)).
 
 Noise ``eps`` is passed in, so every function here is deterministic.
 """

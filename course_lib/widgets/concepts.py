@@ -71,11 +71,29 @@ def _draw_message(ax, text, limits):
     ax.set_aspect("equal")
 
 
+LOG_DENSITY_FLOOR = -8.0  # log p(x) values below this share the darkest colour
+
+
 def _draw_density(ax, model, limits, resolution=90):
+    """log p(x) of a normalised model on the shared scale [LOG_DENSITY_FLOOR, 1]; the energy-based
+    model's -E(x) on its own scale (it is known only up to a constant). Returns the image or None."""
     if not model.has_density:
         _draw_message(ax, "no density:\nthis model can only\ndraw samples", limits)
-        return
-    plotting.density_heatmap(ax, model.log_density, limits=limits, resolution=resolution, log=True)
+        return None
+    image = plotting.density_heatmap(ax, lambda pts: np.maximum(model.log_density(pts), -1e4), limits=limits,
+                                     resolution=resolution)
+    if model.normalized:
+        image.set_clim(LOG_DENSITY_FLOOR, 1.0)
+    else:
+        top = float(np.max(image.get_array()))
+        image.set_clim(top + LOG_DENSITY_FLOOR, top)
+    return image
+
+
+def _density_title(model) -> str:
+    if not model.has_density:
+        return "no density"
+    return "-E(x), unnormalised" if not model.normalized else "log p(x)"
 
 
 def render_family(name: str, family: str, num_samples: int = 1000, seed: int = 0):
@@ -99,14 +117,15 @@ def render_family(name: str, family: str, num_samples: int = 1000, seed: int = 0
     limits = _limits(train)
     fig = Figure(figsize=(9.0, 3.2))  # fixed margins, no layout engine: it is redrawn at every update
     axes = fig.subplots(1, 3)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.08, top=0.85, wspace=0.2)
+    fig.subplots_adjust(left=0.05, right=0.93, bottom=0.08, top=0.85, wspace=0.2)
     plotting.scatter_2d(axes[0], train, size=3, limits=limits)
     axes[0].set_title(f"{name}: {TRAIN_SIZE} training points", fontsize=9)
     plotting.scatter_2d(axes[1], samples, size=3, limits=limits, color="C3")
     axes[1].set_title(f"{num_samples} model samples", fontsize=9)
-    _draw_density(axes[2], model, limits)
-    label = "exp(-E(x)), unnormalised" if model.has_density and not model.normalized else "model density p(x)"
-    axes[2].set_title(label if model.has_density else "density", fontsize=9)
+    image = _draw_density(axes[2], model, limits)
+    if image is not None:
+        fig.colorbar(image, ax=axes[2], fraction=0.05, pad=0.02)
+    axes[2].set_title(_density_title(model), fontsize=9)
     fig.suptitle(families.FAMILY_TITLES[family], fontsize=10)
     summary = {
         "family": family,
@@ -127,20 +146,34 @@ def render_family_gallery(name: str, num_samples: int = 1000, seed: int = 0) -> 
     fig, axes = plotting.new_figure(cols, nrows=2, size=(2.1, 2.1))
     plotting.scatter_2d(axes[0], train, size=2, limits=limits)
     axes[0].set_title("data", fontsize=8)
+    shared = None  # an image on the shared log p(x) scale, for the colour bar
     if toy.has_density(name):
-        plotting.density_heatmap(axes[cols], lambda pts: toy.toy_log_density(name, pts), limits=limits,
-                                 resolution=90, log=True)
-        axes[cols].set_title("true density", fontsize=8)
+        shared = plotting.density_heatmap(axes[cols], lambda pts: np.maximum(toy.toy_log_density(name, pts), -1e4),
+                                          limits=limits, resolution=90)
+        shared.set_clim(LOG_DENSITY_FLOOR, 1.0)
+        axes[cols].set_title("true log p(x)", fontsize=8)
     else:
         _draw_message(axes[cols], "true density:\nno closed form", limits)
+    energy = None
     for j, family in enumerate(families.FAMILIES, start=1):
         model, pool, _ = _fitted(name, family, seed)
         plotting.scatter_2d(axes[j], pool[:num_samples], size=2, limits=limits, color="C3")
         axes[j].set_title(families.FAMILY_TITLES[family].replace(" (", "\n("), fontsize=8)
-        _draw_density(axes[cols + j], model, limits, resolution=70)
+        image = _draw_density(axes[cols + j], model, limits, resolution=70)
+        axes[cols + j].set_title(_density_title(model).replace(", ", ",\n"), fontsize=8)
+        if image is not None and model.normalized:
+            shared = image
+        elif image is not None:
+            energy = image
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    normalised_axes = [ax for ax, fam in zip(axes[cols + 1:], families.FAMILIES) if fam != "energy_langevin"]
+    if shared is not None:
+        fig.colorbar(shared, ax=[axes[cols]] + normalised_axes, fraction=0.02, pad=0.01,
+                     label=f"log p(x), clipped at {LOG_DENSITY_FLOOR:g}")
+    if energy is not None:
+        fig.colorbar(energy, ax=axes[-1], fraction=0.05, pad=0.02, label="-E(x)")
     return fig
 
 
@@ -164,14 +197,17 @@ def classifier_figure(x, y, classifiers: dict, *, resolution: int = 150) -> Figu
     fig, axes = plotting.new_figure(len(classifiers), size=(3.6, 3.0))
     for ax, (title, clf) in zip(axes, classifiers.items()):
         prob = clf.predict_proba(grid)[:, 1].reshape(xx.shape)
-        ax.contourf(xx, yy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        shading = ax.contourf(xx, yy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
         ax.contour(xx, yy, prob, levels=[0.5], colors="k", linewidths=1)
         for label, color in ((0, "C0"), (1, "C3")):
             pts = x[np.asarray(y) == label]
             ax.scatter(pts[:, 0], pts[:, 1], s=6, color=color, linewidths=0, label=f"y = {label}")
         ax.set_title(title, fontsize=9)
         ax.set_aspect("equal")
-    axes[0].legend(fontsize=8, loc="lower left")
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.legend(fontsize=7, loc="lower left", title="black line: p = 0.5", title_fontsize=7)
+    fig.colorbar(shading, ax=axes, fraction=0.02, pad=0.01, label="p(y = 1 | x)")
     return fig
 
 

@@ -68,6 +68,8 @@ def render_trajectories(surface: str, runs: dict, start=None, num_steps: int = 2
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
     ax.set_title(f"{surface}: {s.formula}", fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
     ax_loss.set_yscale("log")

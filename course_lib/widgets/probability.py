@@ -93,6 +93,7 @@ def render_mixture(weights, means, scales, num_samples: int = 1000, seed: int = 
     ax.set_ylim(-0.05, top)
     ax.set_xlim(*X_RANGE)
     ax.set_xlabel("x")
+    ax.set_ylabel("density")
     ax.legend(fontsize=8, loc="upper left")
     log_lik = float(np.mean(distributions.log_density(p, x)))
     em, em_ll = _em_reference()
@@ -149,7 +150,11 @@ KL_TARGETS = {
 """Targets p of the KL explorer."""
 KL_MUS = np.linspace(-5.0, 5.0, 101)
 KL_SIGMAS = np.geomspace(0.05, 8.0, 81)
-_REVERSE_STARTS = (-3.0, -1.0, 0.0, 1.0, 3.0)
+_REVERSE_STARTS = ((-3.0, 0.5), (-1.0, 0.5), (0.0, 0.5), (1.0, 0.5), (3.0, 0.5), (0.0, 2.0))
+"""(mu0, sigma0) starts of the reverse-KL descents: narrow ones slide into a mode; the wide,
+centred one finds the wide compromise between the modes where it exists."""
+KL_CONTOUR_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 1.15, 1.2, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
+"""KL values of the landscape contours (1.15 and 1.2 outline the wide basin of "two equal modes")."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -161,8 +166,8 @@ def kl_optima(target: str) -> dict:
     forward = distributions.kl_landscape(p, KL_MUS, KL_SIGMAS, "forward")
     reverse = distributions.kl_landscape(p, KL_MUS, KL_SIGMAS, "reverse")
     minima = []
-    for mu0 in _REVERSE_STARTS:
-        mu, sigma, hist = distributions.fit_reverse_kl(p, mu0, 0.5, num_steps=600)
+    for mu0, sigma0 in _REVERSE_STARTS:
+        mu, sigma, hist = distributions.fit_reverse_kl(p, mu0, sigma0, num_steps=600)
         if all(abs(mu - m[0]) > 0.05 or abs(sigma - m[1]) > 0.05 for m in minima):
             minima.append((mu, sigma, float(distributions.gaussian_fit_kl(p, mu, sigma, "reverse"))))
     minima.sort(key=lambda m: m[2])
@@ -174,8 +179,10 @@ def _gaussian_pdf(x, mu, sigma):
     return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
 
 
-def render_kl(mu: float, sigma: float, target: str = "two equal modes"):
+def render_kl(mu: float, sigma: float, target: str = "two equal modes", *, q_label: str = "your q"):
     """q = N(mu, sigma^2) against a target p: densities and both KL landscapes.
+
+    ``q_label`` names q in the legends (the widget's q is "your q").
 
     Returns:
       (Figure, summary): ``forward_kl`` = KL(p || q), ``reverse_kl`` = KL(q || p),
@@ -190,9 +197,9 @@ def render_kl(mu: float, sigma: float, target: str = "two equal modes"):
     p = info["p"]
     fwd = distributions.gaussian_fit_kl(p, mu, sigma, "forward")
     rev = distributions.gaussian_fit_kl(p, mu, sigma, "reverse")
-    fig = Figure(figsize=(10.2, 3.0))  # fixed margins, no layout engine: it is redrawn at every update
+    fig = Figure(figsize=(11.0, 3.0))  # fixed margins, no layout engine: it is redrawn at every update
     axes = fig.subplots(1, 3)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.91, wspace=0.28)
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.15, top=0.91, wspace=0.42)
     xs = np.linspace(-6, 6, 800)
     xs = np.unique(np.concatenate([xs, mu + sigma * np.linspace(-4, 4, 41)]))
     xs = xs[(xs >= -6) & (xs <= 6)]
@@ -201,26 +208,35 @@ def render_kl(mu: float, sigma: float, target: str = "two equal modes"):
     r_mu, r_sigma, _ = info["reverse_minima"][0]
     axes[0].plot(xs, _gaussian_pdf(xs, f_mu, f_sigma), "--", color="C0", label="forward-KL optimum")
     axes[0].plot(xs, _gaussian_pdf(xs, r_mu, r_sigma), ":", color="C1", lw=2, label="reverse-KL optimum")
-    axes[0].plot(xs, _gaussian_pdf(xs, mu, sigma), color="C3", label="your q")
+    axes[0].plot(xs, _gaussian_pdf(xs, mu, sigma), color="C3", label=q_label)
     top = 1.3 * max(np.exp(np.asarray(distributions.log_density(p, xs))).max(), _gaussian_pdf(0, 0, r_sigma))
     axes[0].set_ylim(0, top)
     axes[0].legend(fontsize=7, loc="upper left")
+    axes[0].set_xlabel("x")
+    axes[0].set_ylabel("density")
     axes[0].set_title(f"KL(p||q) = {fwd:.3f},  KL(q||p) = {rev:.3f}", fontsize=9)
     extent = (KL_MUS[0], KL_MUS[-1], math.log10(KL_SIGMAS[0]), math.log10(KL_SIGMAS[-1]))
     off_grid = not (KL_MUS[0] <= mu <= KL_MUS[-1] and KL_SIGMAS[0] <= sigma <= KL_SIGMAS[-1])
     for ax, key, title in ((axes[1], "forward", "forward KL(p || q)"), (axes[2], "reverse", "reverse KL(q || p)")):
         values = np.log10(info[key] + 1e-3)  # log scale: KL spans several decades
-        ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap="viridis_r")
-        ax.contour(KL_MUS, np.log10(KL_SIGMAS), values, levels=8, colors="w", linewidths=0.4)
+        image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap="viridis_r")
+        fig.colorbar(image, ax=ax, fraction=0.06, pad=0.02, label="log10 KL")
+        ax.contour(KL_MUS, np.log10(KL_SIGMAS), values, levels=np.log10(np.array(KL_CONTOUR_LEVELS) + 1e-3),
+                   colors="w", linewidths=0.4)
         ax.set_xlabel("mu")
         ax.set_ylabel("log10 sigma")
         ax.set_title(title + " (log scale, bright = small)", fontsize=9)
-        ax.plot([mu], [math.log10(sigma)], "o", color="C3", ms=7, mec="w")
+        ax.plot([mu], [math.log10(sigma)], "o", color="C3", ms=7, mec="w", label=q_label)
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
-    axes[1].plot([f_mu], [math.log10(f_sigma)], "*", color="C0", ms=12, mec="w")
-    for k, (m_, s_, _) in enumerate(info["reverse_minima"]):
-        axes[2].plot([m_], [math.log10(s_)], "*" if k == 0 else "P", color="C1", ms=11 if k == 0 else 8, mec="w")
+    axes[1].plot([f_mu], [math.log10(f_sigma)], "*", color="C0", ms=12, mec="w", label="minimum")
+    best_kl = info["reverse_minima"][0][2]
+    for k, (m_, s_, kl_) in enumerate(info["reverse_minima"]):
+        kind = "best" if k == 0 else "equally good" if kl_ - best_kl < 1e-3 else "local"
+        axes[2].plot([m_], [math.log10(s_)], "*" if k == 0 else "P", color="C1", ms=11 if k == 0 else 8, mec="w",
+                     label=f"{kind} minimum, KL {kl_:.2f}")
+    for ax in axes[1:]:
+        ax.legend(fontsize=6, loc="upper left", framealpha=0.7)
     summary = {"forward_kl": fwd, "reverse_kl": rev, "forward_opt": info["forward_opt"],
                "reverse_minima": info["reverse_minima"], "off_grid": off_grid}
     return fig, summary

@@ -16,6 +16,7 @@ from course_lib.widgets.core import Panel, figure_panel
 
 MAX_SAMPLES = 20_000
 POOL_SIZE = 5_000
+LOG_DENSITY_RANGE = 12.0  # nats of log p(x) shown below the peak
 
 
 def render_toy_samples(name: str, num_samples: int, seed: int = 0, *, show_density: bool = True):
@@ -37,12 +38,20 @@ def render_toy_samples(name: str, num_samples: int, seed: int = 0, *, show_densi
     fig, axes = plotting.new_figure(2 if density else 1, size=(3.6, 3.6))
     plotting.scatter_2d(axes[0], x, size=3, limits=limits)
     axes[0].set_title(f"{name}: {num_samples} samples (seed {seed})", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
     summary = {"mean": [round(float(v), 3) for v in x.mean(axis=0)],
                "std": [round(float(v), 3) for v in x.std(axis=0)]}
     if density:
-        plotting.density_heatmap(axes[1], lambda pts: toy.toy_log_density(name, pts), limits=limits,
-                                 resolution=120, log=True)
-        axes[1].set_title("density p(x)", fontsize=9)
+        # log p(x), not p(x): on a linear scale the narrow modes are pin-pricks. Values more than
+        # LOG_DENSITY_RANGE nats below the peak share the darkest colour.
+        image = plotting.density_heatmap(axes[1], lambda pts: np.maximum(toy.toy_log_density(name, pts), -1e4),
+                                         limits=limits, resolution=120)
+        top = float(np.max(image.get_array()))
+        image.set_clim(top - LOG_DENSITY_RANGE, top)
+        fig.colorbar(image, ax=axes[1], shrink=0.8, label="log p(x) (nats)")
+        axes[1].set_title("log-density log p(x)", fontsize=9)
         summary["mean_log_density"] = round(float(np.mean(toy.toy_log_density(name, x))), 3)
     return fig, summary
 

@@ -28,11 +28,9 @@ import numpy as np
 from IPython.display import display
 from scipy import special
 from sklearn.datasets import make_moons
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
 from sklearn.naive_bayes import GaussianNB
-from sklearn.svm import SVC
 
 import course_lib
 from course_lib import data, plotting
@@ -115,19 +113,22 @@ counts = np.bincount(z, minlength=8)
 print("points per mode:", counts.tolist())
 # each count is Binomial(8000, 1/8): standard deviation sqrt(8000 * 1/8 * 7/8) = 29.6
 assert np.all(np.abs(counts - 1000) < 4 * 29.6)
-# every sample lies near the mean of its own mode
+# a sanity check, true by construction (x = m_z + s eps): every sample lies near the mean of its own mode
 assert np.max(np.linalg.norm(x_ancestral - ring.means[z], axis=1)) < 6 * ring.std
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Explicit and implicit models
 #
 # The ring has an **explicit** density: a formula for $p(x)$. Many modern generators are **implicit**:
-# they are a procedure $x = g(z)$ applied to random noise $z$, and nobody can write $p(x)$ down. A GAN
-# generator is of this kind.
+# they are a procedure $x = g(z)$ applied to random noise $z$, with no tractable formula for $p(x)$. A
+# density may exist (for example when $z$ has at least as many dimensions as $x$, or when $g$ adds
+# noise to its output), but nobody can evaluate it. A GAN generator is of this kind.
 #
-# An extreme, but common, case: if $z$ has fewer dimensions than $x$, the samples lie on a thin
-# surface and a density over the whole space *does not exist*. Here $z \sim \text{Uniform}(0, 1)$ is
-# one number and $g(z)$ a point on a spiral in the plane.
+# An extreme, but common, case: if $z$ has fewer dimensions than $x$ and $g$ is smooth (as a neural
+# network is), the samples lie on a thin surface and a density over the whole space *does not exist*.
+# (A merely measurable $g$ could map one number onto any distribution in the plane; smoothness is what
+# rules that out.) Here $z \sim \text{Uniform}(0, 1)$ is one number and $g(z)$ a point on a spiral in the
+# plane.
 #
 # How can we *see* that there is no density? Estimate it the naive way, the fraction of samples
 # within a radius $h$ of a point $x_0$, divided by the disc's area:
@@ -186,14 +187,16 @@ display(fig)
 # %% [markdown]
 # On the log-log plot the spiral's estimate is a straight line of slope -1 (it doubles each time $h$
 # halves): there is no finite $p(x_0)$ to converge to. The Gaussian's estimate is flat at its true value.
-# So for an implicit model, likelihood-based training and evaluation are not even defined; GANs are
-# trained by a different principle (a classifier that tells real from generated, notebook 05).
+# So for an implicit model we cannot evaluate $p(x)$, and when $\dim z < \dim x$ (as in most GANs)
+# $p(x)$ does not even exist, so likelihood training is impossible, not just hard (Mohamed &
+# Lakshminarayanan 2016; Arjovsky & Bottou 2017). GANs are trained by a different principle (a classifier
+# that tells real from generated, notebook 05).
 #
 # | | explicit density | implicit (sampler only) |
 # |---|---|---|
-# | you can evaluate | $p_\theta(x)$ exactly (autoregressive, flows), a bound (VAE, diffusion) or up to a constant (energy-based) | nothing |
+# | you can evaluate | $p_\theta(x)$ exactly (autoregressive, flows), a bound (VAE, diffusion) or up to a constant (energy-based) | nothing: no tractable density (none at all when $\dim z < \dim x$) |
 # | you can sample | yes (sometimes slowly) | yes, usually fast |
-# | trained by | maximum likelihood or a bound on it | a two-sample test, e.g. a discriminator (GAN) |
+# | trained by | maximum likelihood or a bound on it (energy-based models: mostly contrastive divergence, score matching or noise-contrastive estimation, since $p$ is known only up to a constant) | a two-sample test, e.g. a discriminator (GAN) |
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Generative vs discriminative, on the same data
@@ -206,8 +209,9 @@ display(fig)
 #
 # $$p(y \mid x) = \frac{p(x \mid y)\, p(y)}{\sum_{c} p(x \mid c)\, p(c)}.$$
 #
-# Because it has $p(x, y) = p(y)\, p(x \mid y)$, a generative classifier can also **sample new labelled
-# data**. (Random forests and SVMs are discriminative: they can predict $y$ but cannot produce an $x$.)
+# (Joint, marginal and conditional distributions and Bayes' rule are written out and checked against
+# samples in [notebook 02](02_probability.ipynb), section 1.) Because it has $p(x, y) = p(y)\, p(x \mid y)$,
+# a generative classifier can also **sample new labelled data**. (Random forests and SVMs are discriminative: they can predict $y$ but cannot produce an $x$.)
 #
 # Data: two interleaved half-moons with labels, 400 for training and 200 for testing.
 
@@ -303,9 +307,6 @@ x_mb, y_mb = sample_mixture_bayes(mixture_bayes, 400)
 for name, ys in (("naive Bayes", y_nb), ("mixture Bayes", y_mb)):
     print(f"{name:14s} samples: fraction of class 1 = {ys.mean():.3f} (prior {np.mean(y_train):.3f})")
     assert abs(ys.mean() - np.mean(y_train)) < 4 * np.sqrt(0.25 / 400)
-# the mixture's class-1 samples have the class-1 training mean
-assert np.allclose(x_mb[y_mb == 1].mean(axis=0), x_train[y_train == 1].mean(axis=0), atol=0.15)
-assert not any(hasattr(m, "sample") for m in (LogisticRegression(), RandomForestClassifier(), SVC()))
 
 # %% [markdown]
 # Look for: which set of generated points could pass for the training data.
@@ -316,8 +317,11 @@ for ax, (title, pts, labels) in zip(axes, (("training data", x_train, y_train),
                                            ("sampled from naive Bayes", x_nb, y_nb),
                                            ("sampled from mixture Bayes", x_mb, y_mb))):
     for c, color in ((0, "C0"), (1, "C3")):
-        ax.scatter(*pts[labels == c].T, s=5, color=color, linewidths=0)
+        ax.scatter(*pts[labels == c].T, s=5, color=color, linewidths=0, label=f"y = {c}")
     ax.set_title(title, fontsize=9)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.legend(fontsize=7, loc="lower left")
     ax.set_xlim(-2, 3)
     ax.set_ylim(-1.5, 2)
     ax.set_aspect("equal")
@@ -328,6 +332,34 @@ display(fig)
 # $x$ it is poor. The mixture's samples trace the moons. Logistic regression, a random forest or an SVM
 # cannot produce this picture at all: they have no $p(x)$. The rest of the course is about making the
 # right-hand picture possible for data like images, where $p(x \mid y)$ must be a neural network.
+#
+# "Could pass for the data" can be measured, two ways. (1) The **held-out log-likelihood** of each model:
+# the mean of $\log p(x) = \log \sum_y p(y)\,p(x \mid y)$ over the 200 test points (higher is better; it
+# punishes a model that misses where the data are). (2) A check on the **samples alone**: the mean
+# distance from each generated point to its nearest test point, which is large when samples fall where
+# the data have none (the gaps between the moons). As a yardstick, the 400 training points, which come
+# from the data distribution itself, give the value to expect. Matching the class means, by contrast,
+# would not separate the models: naive Bayes matches them exactly too.
+
+# %%
+def mean_nearest_distance(samples, reference):
+    """Mean over the samples (N, D) of the distance to the nearest reference point (M, D)."""
+    return np.linalg.norm(samples[:, None, :] - reference[None, :, :], axis=-1).min(axis=1).mean()
+
+
+held_out = {
+    "naive Bayes": special.logsumexp(log_px_given_y + np.log(naive_bayes.class_prior_), axis=1).mean(),
+    "mixture Bayes": special.logsumexp(np.stack([m.score_samples(x_test) for m in mixture_bayes.class_models], axis=1)
+                                       + mixture_bayes.log_prior, axis=1).mean(),
+}
+nearest = {"naive Bayes": mean_nearest_distance(x_nb, x_test), "mixture Bayes": mean_nearest_distance(x_mb, x_test)}
+yardstick = mean_nearest_distance(x_train, x_test)
+for name in held_out:
+    print(f"{name:14s} held-out mean log p(x) {held_out[name]:6.3f} nats; samples to the nearest test point "
+          f"{nearest[name]:.3f} on average")
+print(f"training points to the nearest test point: {yardstick:.3f} on average (the yardstick)")
+assert held_out["mixture Bayes"] > held_out["naive Bayes"] + 0.1
+assert nearest["mixture Bayes"] < 0.8 * nearest["naive Bayes"] and nearest["mixture Bayes"] < 1.2 * yardstick
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The families of deep generative models
@@ -335,14 +367,17 @@ display(fig)
 # Every family answers the same question, how to make a flexible $p_\theta(x)$ that we can train and
 # sample, with a different compromise:
 #
-# | family | first papers | exact log-likelihood? | latent space? | sampling speed | typical failure |
+# | family | early and landmark papers | exact log-likelihood? | latent space? | sampling speed | typical failure |
 # |---|---|---|---|---|---|
-# | **autoregressive** | NADE (2011), PixelRNN/PixelCNN (2016), WaveNet (2016) | yes: $p(x)=\prod_d p(x_d \mid x_{<d})$ | no (only the ordering) | slow: one dimension at a time | errors compound along the sequence; slow generation |
-# | **normalizing flow** | NICE (2014), normalizing flows (2015), RealNVP (2016) | yes, by the change of variables | yes, same size as $x$, invertible | fast: one pass | needs many invertible layers; weaker samples per parameter |
+# | **autoregressive** | fully visible sigmoid belief nets (Neal 1992; Frey, Hinton & Dayan 1996), neural autoregressive models (Bengio & Bengio 1999), NADE (2011), PixelRNN/PixelCNN (2016), WaveNet (2016) | yes: $p(x)=\prod_d p(x_d \mid x_{<d})$ | no (only the ordering) | slow: one dimension at a time | errors compound along the sequence; slow generation |
+# | **normalizing flow** | Gaussianization (Chen & Gopinath 2000), Tabak & Vanden-Eijnden (2010), Tabak & Turner and Rippel & Adams (2013), NICE (2014), normalizing flows for VI (2015), RealNVP (2016) | yes, by the change of variables | yes, same size as $x$, invertible | fast: one pass | needs many invertible layers; weaker samples per parameter |
 # | **VAE** | Kingma & Welling (2013), Rezende et al. (2014) | no: a lower bound (ELBO) | yes, low-dimensional | fast: one decoder pass | blurry samples; posterior collapse |
-# | **GAN** | Goodfellow et al. (2014) | no density at all (implicit) | yes, the noise $z$ | fast: one pass | mode collapse; unstable training |
-# | **diffusion / score-based** | Sohl-Dickstein et al. (2015), Ho et al. (2020) | a lower bound; exact but costly via an ODE | yes: noisy versions of $x$, same size | slow: tens to thousands of steps | slow sampling |
-# | **energy-based** | Boltzmann machines (1985), RBMs (1986) | only up to the normalizing constant | optional (hidden units) | slow: Markov chain Monte Carlo | chains that mix poorly; hard training |
+# | **GAN** | Goodfellow et al. (2014) | no tractable density (implicit; none at all when $\dim z < \dim x$) | yes, the noise $z$ | fast: one pass | mode collapse; unstable training |
+# | **diffusion / score-based** | score matching (Hyvärinen 2005), Sohl-Dickstein et al. (2015), NCSN (Song & Ermon 2019), DDPM (Ho et al. 2020) | a lower bound; an exact density via the probability-flow ODE (Song et al. 2021), costly and usually computed with a stochastic (Hutchinson) trace estimate | yes: noisy versions of $x$, same size | slow: tens to thousands of steps | slow sampling |
+# | **energy-based** | Boltzmann machines (1983, 1985), RBMs (1986) | only up to the normalizing constant | optional (hidden units) | slow: Markov chain Monte Carlo | chains that mix poorly; hard training |
+#
+# The second column gives the earliest papers the surveys record (Papamakarios et al. 2021, JMLR, section 1,
+# for flows) and the landmarks that made each family work on images; "first" is always debatable.
 #
 # The table is a rough guide; modern models mix the families (a VAE with an autoregressive decoder,
 # diffusion in a VAE's latent space, a flow as a VAE's posterior).
@@ -384,14 +419,38 @@ assert np.allclose(flow.log_density(moons[:5]), direct, atol=1e-8)
 display(render_family_gallery("moons", num_samples=1000, seed=0))
 
 # %% [markdown]
+# The bottom row shows $\log p(x)$ on one shared colour scale (values below $-8$ share the darkest colour),
+# except the energy-based panel, which has its own: it shows $-E(x)$, known only up to a constant.
+# Whether a model is normalised is a number we can compute: a Riemann sum of $p(x) = e^{\log p(x)}$ over a
+# grid that covers the data (here $[-6, 6]^2$, spacing 0.03) must be 1.
+
+# %%
+ticks = np.linspace(-6, 6, 401)
+xx, yy = np.meshgrid(ticks, ticks)
+grid = np.stack([xx.ravel(), yy.ravel()], axis=1)  # (160801, 2)
+cell = (ticks[1] - ticks[0]) ** 2
+integrals = {}
+for family in ("autoregressive", "latent_mixture", "affine_flow", "energy_langevin"):
+    model = families.fit_family(family, moons)
+    integrals[family] = float(np.sum(np.exp(model.log_density(grid))) * cell)
+    print(f"{families.FAMILY_TITLES[family]:40s} integral of exp(log-density) = {integrals[family]:8.3f}")
+for family in ("autoregressive", "latent_mixture", "affine_flow"):
+    assert abs(integrals[family] - 1.0) < 0.01  # normalised
+assert integrals["energy_langevin"] > 10  # exp(-E) is not a density: Z is far from 1
+
+# %% [markdown]
 # - The **histograms** and the **mixture** give both samples and a normalised density; the histogram's
 #   density is blocky, the mixture's smooth.
 # - The single **affine flow** is one Gaussian: it cannot bend space, so its samples miss the moons.
 #   Real flows stack dozens of nonlinear invertible layers.
 # - The **implicit** sampler's points look as good as any here, yet it has no density panel: nothing to
 #   evaluate, so no likelihood to report. Judging implicit models needs other tools (notebook 05).
-# - The **energy-based** model has a density shape, but only up to an unknown constant, and its samples
-#   took 60 gradient steps each: the slowest sampler of the five.
+# - The **energy-based** model has a density shape, but only up to a constant: $\int e^{-E(x)}dx = Z$ came
+#   out far from 1. Its samples took 60 gradient steps each: the slowest sampler of the five. This
+#   miniature is a special case, though: its energy is a Gaussian kernel density estimate,
+#   $e^{-E(x)} = \sum_{i=1}^{N} e^{-\lVert x - x_i\rVert^2 / 2h^2}$, so $Z = N \cdot 2\pi h^2$ is known exactly
+#   ($N = 400$ kernel centres here; the sum above, about 150, corresponds to a bandwidth $h \approx 0.24$). With a neural-network energy, $Z$ is an intractable integral, which is
+#   what makes energy-based models hard to train and evaluate.
 #
 # The same render function drives the live version: pick a toy distribution and a family. The status
 # line reports the mean log-likelihood of 1,000 held-out points where it exists, and how long drawing
@@ -401,7 +460,7 @@ display(render_family_gallery("moons", num_samples=1000, seed=0))
 fig, summary = render_family("moons", "latent_mixture", num_samples=1000, seed=0)
 display(fig)
 print(f"mean log-likelihood of held-out points: {summary['test_log_likelihood']:.3f} nats")
-assert summary["has_density"] and summary["normalized"]
+assert summary["has_density"] and summary["normalized"]  # sanity check: flags (the Riemann sums above check it)
 
 # %%
 family_explorer("moons", "latent_mixture", num_samples=1000, seed=0)
@@ -410,19 +469,31 @@ family_explorer("moons", "latent_mixture", num_samples=1000, seed=0)
 # ## 4. A short, corrected history
 #
 # Texts on this topic sometimes claim that GANs go back to the 1980s. They do not: what the 1980s
-# produced were **energy-based** models, the Boltzmann machine (1985) and the restricted Boltzmann
-# machine (1986). Generative adversarial networks were introduced by Goodfellow et al. in **2014**.
-# The timeline below lists each milestone with the year it first appeared (preprint or conference).
+# produced were **energy-based** models, the Boltzmann machine (first presented in 1983, with its learning
+# algorithm in 1985) and the restricted Boltzmann machine (1986). Generative adversarial networks were
+# introduced by Goodfellow et al. in **2014**.
+#
+# The adversarial idea has real precursors, and the credit is debated. Schmidhuber's artificial
+# curiosity (1990) trains a controller to produce outputs that a learned predictor cannot predict, and
+# predictability minimisation (1992) sets units against predictors; Schmidhuber (2020) argues that GANs
+# are a special case. Noise-contrastive estimation (Gutmann & Hyvärinen 2010) learns a density by training
+# a classifier to tell data from noise: the discriminator's idea, with a fixed "generator". What 2014
+# introduced is a generator network trained to fool a learned discriminator, so that it becomes a sampler.
+#
+# The timeline below lists each milestone with the year it first appeared (preprint or conference),
+# precursors included.
 
 # %%
 for m in timeline.TIMELINE:
     print(f"{m.year}  {m.name:45s} {m.reference}")
-assert timeline.first_year("GAN") == 2014 and timeline.first_year("energy-based") == 1985
+# sanity checks of the table's content and order (the table is the claim; its references are the evidence)
+assert timeline.first_year("GAN") == 2014 and timeline.first_year("energy-based") == 1983
 assert [m.year for m in timeline.TIMELINE] == sorted(m.year for m in timeline.TIMELINE)
 
 # %% [markdown]
-# Look for: the long gap between the energy-based models of the 1980s and the burst of families
-# after 2013.
+# Look for: the energy-based models of the 1980s, the precursors of the 1990s and 2000s (autoregressive
+# networks, Gaussianization, score matching, noise-contrastive estimation), and the burst of families after
+# 2013. The deep belief network (grey) is a hybrid: an undirected RBM on top of a directed belief net.
 
 # %%
 display(timeline.timeline_figure())
@@ -430,22 +501,26 @@ display(timeline.timeline_figure())
 # %% [markdown]
 # Two things made the post-2013 burst possible: gradient estimators that pass through sampling (the
 # *reparameterization trick* of VAEs, notebook 03) and networks plus hardware able to fit $p(x)$ for
-# images. Diffusion models were proposed in 2015 but became competitive only with DDPM in 2020, a
-# reminder that a first paper and a working method can be years apart.
+# images. Diffusion models were proposed in 2015 but produced competitive images only in 2019-2020, with
+# score-based models (NCSN, Song & Ermon 2019) and DDPM (2020): a reminder that a first paper and a
+# working method can be years apart.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - A generative model is a distribution $p_\theta(x)$ you can **evaluate**, **sample**, or both.
 #   Explicit models give $p_\theta(x)$ (exactly, as a bound, or up to a constant); implicit models only
-#   sample, and with a low-dimensional latent they have no density at all.
+#   sample: their density cannot be evaluated, and with a low-dimensional latent and a smooth generator
+#   it does not exist at all.
 # - A **latent variable** $z$ explains each $x$ and makes sampling ancestral: $z$ first, then $x \mid z$.
+#   (Joint, marginal and conditional distributions and Bayes' rule are defined properly in notebook 02.)
 # - **Generative** classifiers model $p(x \mid y)\,p(y)$ and can sample new data; **discriminative** ones
 #   (logistic regression, SVMs, random forests) model only $p(y \mid x)$.
 # - The families trade exact likelihoods, latent spaces and sampling speed against each other; none wins
 #   on every column.
-# - Boltzmann machines date from 1985, VAEs from 2013, GANs from 2014, flows from 2014-16, diffusion from
-#   2015 (DDPM, 2020).
+# - Boltzmann machines date from 1983-85, VAEs from 2013, GANs from 2014 (with precursors in artificial
+#   curiosity and noise-contrastive estimation), deep flows from 2014-16 (Gaussianization, 2000, and
+#   Tabak's flows, 2010-13, came first), diffusion from 2015 (score-based models 2019, DDPM 2020).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises

@@ -8,9 +8,10 @@
 # **You will learn to:**
 # - sample from Bernoulli, categorical, Gaussian and mixture distributions, by inverse CDF and by
 #   reparameterization;
+# - work with joint, marginal and conditional distributions, Bayes' rule and the multivariate Gaussian;
 # - write a likelihood and maximise it, in closed form and by gradient ascent;
-# - compute the KL divergence (closed form, Monte Carlo, quadrature) and explain why fitting with the
-#   forward KL covers modes while the reverse KL seeks one;
+# - define entropy, cross-entropy and the KL divergence (in nats), compute KL (closed form, Monte Carlo,
+#   quadrature) and explain why fitting with the forward KL covers modes while the reverse KL seeks one;
 # - use the Jensen-Shannon divergence and the change-of-variables formula, the tools behind GANs and flows.
 #
 # Every formula below is followed by code that computes it and an `assert` that checks it.
@@ -93,22 +94,116 @@ x_gauss = 1.0 + 1.5 * jax.random.normal(key_g, (n,))  # samples of N(1, 1.5^2)
 # %%
 fig, axes = plotting.new_figure(3, size=(3.2, 2.6))
 axes[0].bar([0, 1], [1 - theta, theta], color="0.8", label="p(x)")
-axes[0].bar([0, 1], [1 - freq_bern, freq_bern], width=0.4, color="C0", label="samples")
+axes[0].bar([0, 1], [1 - freq_bern, freq_bern], width=0.4, color="C0", label="sample frequency")
 axes[0].set_xticks([0, 1])
 axes[0].set_title(f"Bernoulli({theta})", fontsize=9)
 axes[1].bar(range(4), np.asarray(pi), color="0.8", label="p(x)")
-axes[1].bar(range(4), freq_cat, width=0.4, color="C0", label="samples")
+axes[1].bar(range(4), freq_cat, width=0.4, color="C0", label="sample frequency")
 axes[1].set_title("categorical", fontsize=9)
-axes[1].legend(fontsize=8)
-axes[2].hist(np.asarray(x_gauss), bins=60, density=True, color="C0", alpha=0.5)
-axes[2].plot(xs, pdf, color="k")
+axes[2].hist(np.asarray(x_gauss), bins=60, density=True, color="C0", alpha=0.5, label="samples (histogram)")
+axes[2].plot(xs, pdf, color="k", label="density p(x)")
 axes[2].set_xlim(-5, 7)
 axes[2].set_title("N(1, 1.5^2)", fontsize=9)
+for ax, ylabel in zip(axes, ("probability", "probability", "density")):
+    ax.set_xlabel("x")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
 display(fig)
 
 # %% [markdown]
 # With 10,000 samples the frequencies agree with the probabilities to about 0.005, and the histogram
 # follows the density. This "sample and compare" check is what the tests of `course_lib` do too.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Several variables: joint, marginal, conditional, Bayes' rule
+#
+# Two random variables $X$ and $Y$ together have a **joint** distribution $p(x, y)$. From it:
+#
+# - the **marginal** $p(x) = \sum_y p(x, y)$ (an integral $\int p(x, y)\,dy$ for a continuous $y$): forget $y$;
+# - the **conditional** $p(y \mid x) = p(x, y) / p(x)$: how $y$ is distributed among the cases with this $x$;
+# - so the **product rule** $p(x, y) = p(x)\,p(y \mid x) = p(y)\,p(x \mid y)$, and **Bayes' rule**
+#   $p(y \mid x) = p(x \mid y)\,p(y) / p(x)$, which notebook 01 used to classify and notebook 04 uses for
+#   the posterior over latent codes, $p(z \mid x)$;
+# - $X$ and $Y$ are **independent** when $p(x, y) = p(x)\,p(y)$, that is when $p(y \mid x)$ does not depend on $x$;
+# - the **expectation** of a function is its probability-weighted average,
+#   $\mathbb{E}[f(X)] = \sum_x p(x) f(x)$ (or $\int p(x) f(x)\,dx$), which a sample mean estimates (Monte Carlo).
+#
+# A joint table of two discrete variables makes all of these concrete. The formulas are applied to the
+# table; the check is against samples of the pairs, which know nothing of the formulas.
+
+# %%
+joint = np.array([[0.10, 0.25, 0.05],
+                  [0.30, 0.10, 0.20]])  # p(x, y): x in {0, 1} (rows), y in {0, 1, 2} (columns)
+p_x, p_y = joint.sum(axis=1), joint.sum(axis=0)  # marginals (2,) and (3,)
+p_y_given_x = joint / p_x[:, None]  # each row a distribution over y
+p_x_given_y = joint / p_y[None, :]
+bayes = p_x_given_y * p_y[None, :] / p_x[:, None]  # Bayes' rule: p(y | x) from p(x | y), p(y), p(x)
+print("p(x) =", p_x.round(3).tolist(), " p(y) =", p_y.round(3).tolist())
+print("p(y | x=1) =", p_y_given_x[1].round(3).tolist(), " E[y] =", float(p_y @ np.arange(3)))
+assert np.allclose(bayes, p_y_given_x)  # an identity: the two routes agree by algebra
+assert not np.allclose(joint, np.outer(p_x, p_y))  # x and y are dependent here
+# The check that could fail: sample pairs (x, y) from the joint and count.
+cells = np.asarray(jax.random.categorical(jax.random.key(10), jnp.log(joint.ravel()), shape=(40_000,)))
+x_s, y_s = cells // 3, cells % 3  # the row and column of each sampled cell
+freq_y_given_x1 = np.bincount(y_s[x_s == 1], minlength=3) / np.sum(x_s == 1)
+n1 = np.sum(x_s == 1)
+print("sampled frequencies of y among the pairs with x = 1:", freq_y_given_x1.round(3).tolist(),
+      f"({n1} pairs); sample mean of y {y_s.mean():.3f}")
+assert np.all(np.abs(freq_y_given_x1 - p_y_given_x[1]) < 4 * np.sqrt(p_y_given_x[1] * (1 - p_y_given_x[1]) / n1))
+assert abs(y_s.mean() - p_y @ np.arange(3)) < 4 * math.sqrt((p_y @ np.arange(3) ** 2 - (p_y @ np.arange(3)) ** 2)
+                                                           / y_s.size)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### The multivariate Gaussian
+#
+# A vector $x \in \mathbb{R}^D$ is Gaussian with mean $\mu$ and covariance matrix $\Sigma$ (symmetric,
+# positive definite) when
+#
+# $$\mathcal{N}(x; \mu, \Sigma) = \frac{1}{(2\pi)^{D/2} \lvert\Sigma\rvert^{1/2}}
+#   \exp\!\Big(-\tfrac12 (x - \mu)^\top \Sigma^{-1} (x - \mu)\Big), \qquad
+#   \log \mathcal{N}(x; \mu, \Sigma) = -\tfrac{D}{2}\log(2\pi) - \tfrac12 \log\lvert\Sigma\rvert
+#   - \tfrac12 (x - \mu)^\top \Sigma^{-1} (x - \mu).$$
+#
+# In code, one factors $\Sigma = L L^\top$ (Cholesky): then $\log\lvert\Sigma\rvert = 2\sum_i \log L_{ii}$,
+# the quadratic form is $\lVert L^{-1}(x - \mu)\rVert^2$, and $x = \mu + L\varepsilon$ with
+# $\varepsilon \sim \mathcal{N}(0, I)$ is a sample (reparameterization in $D$ dimensions, section 3). With a
+# **diagonal** $\Sigma = \operatorname{diag}(\sigma_1^2, \dots, \sigma_D^2)$ the log-density is the sum of $D$
+# one-dimensional Gaussian log-densities: the form the VAE of notebook 04 uses for its encoder and prior.
+#
+# Marginals and conditionals of a Gaussian are Gaussian. In two dimensions,
+# $x_1 \sim \mathcal{N}(\mu_1, \Sigma_{11})$ and
+# $x_1 \mid x_2 \sim \mathcal{N}\big(\mu_1 + \tfrac{\Sigma_{12}}{\Sigma_{22}}(x_2 - \mu_2),\ \Sigma_{11} - \tfrac{\Sigma_{12}^2}{\Sigma_{22}}\big)$:
+# knowing $x_2$ shifts the mean of $x_1$ and shrinks its variance. We check the log-density against
+# scipy, and the conditional against samples whose $x_2$ falls in a thin slice.
+
+# %%
+def mvn_log_density(x, mu, cov):
+    """log N(x; mu, cov) for (N, D) points, through the Cholesky factor cov = L L^T."""
+    L = np.linalg.cholesky(cov)  # (D, D) lower triangular
+    z = np.linalg.solve(L, (x - mu).T).T  # (N, D): L^{-1} (x - mu)
+    return -0.5 * x.shape[1] * math.log(2 * math.pi) - np.sum(np.log(np.diag(L))) - 0.5 * np.sum(z**2, axis=1)
+
+
+mu_2d = np.array([1.0, -1.0])
+cov_2d = np.array([[2.0, 1.2], [1.2, 1.0]])
+eps_2d = np.asarray(jax.random.normal(jax.random.key(11), (200_000, 2)), np.float64)
+x_2d = mu_2d + eps_2d @ np.linalg.cholesky(cov_2d).T  # (200000, 2) samples x = mu + L eps
+ours_2d = mvn_log_density(x_2d[:5], mu_2d, cov_2d)
+print("log N(x; mu, Sigma), ours: ", ours_2d.round(5).tolist())
+print("scipy:                     ", stats.multivariate_normal(mu_2d, cov_2d).logpdf(x_2d[:5]).round(5).tolist())
+assert np.allclose(ours_2d, stats.multivariate_normal(mu_2d, cov_2d).logpdf(x_2d[:5]), atol=1e-10)
+diag_cov = np.diag([2.0, 0.5])  # diagonal: a sum of 1-D log-densities
+assert np.allclose(mvn_log_density(x_2d[:5], mu_2d, diag_cov),
+                   stats.norm.logpdf(x_2d[:5], mu_2d, np.sqrt(np.diag(diag_cov))).sum(axis=1), atol=1e-10)
+slice_ = np.abs(x_2d[:, 1] - 0.0) < 0.05  # samples with x2 close to 0
+cond_mean = mu_2d[0] + cov_2d[0, 1] / cov_2d[1, 1] * (0.0 - mu_2d[1])
+cond_var = cov_2d[0, 0] - cov_2d[0, 1] ** 2 / cov_2d[1, 1]
+n_slice = int(slice_.sum())
+print(f"x1 given x2 = 0: formula mean {cond_mean:.3f}, variance {cond_var:.3f}; samples in the slice "
+      f"(about {round(n_slice, -2)}) mean {x_2d[slice_, 0].mean():.2f}, variance {x_2d[slice_, 0].var():.2f}")
+assert abs(x_2d[slice_, 0].mean() - cond_mean) < 4 * math.sqrt(cond_var / n_slice)
+assert abs(x_2d[slice_, 0].var() - cond_var) < 4 * cond_var * math.sqrt(2 / n_slice)
+assert np.allclose(np.cov(x_2d.T), cov_2d, atol=0.03)  # the samples have covariance Sigma
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Mixtures
@@ -161,7 +256,9 @@ display(fig)
 # ### Inverse CDF
 #
 # If $F(x) = P(X \le x)$ is the cumulative distribution function and $U \sim \text{Uniform}(0, 1)$, then
-# $X = F^{-1}(U)$ has distribution $F$, because $P(F^{-1}(U) \le x) = P(U \le F(x)) = F(x)$.
+# $X = F^{-1}(U)$ has distribution $F$, because $P(F^{-1}(U) \le x) = P(U \le F(x)) = F(x)$. This holds as
+# written for a continuous, strictly increasing $F$; otherwise (jumps, flat parts) use the generalised
+# inverse $F^{-1}(u) = \inf\{x : F(x) \ge u\}$ (Devroye 1986, section II.2).
 #
 # For the exponential distribution, $F(x) = 1 - e^{-\lambda x}$, so $F^{-1}(u) = -\log(1 - u)/\lambda$.
 # We check the samples against scipy's exponential with the Kolmogorov-Smirnov statistic, the largest
@@ -185,6 +282,8 @@ fig, (ax,) = plotting.new_figure(1, size=(5.0, 2.6))
 grid = np.linspace(0, 4, 400)
 ax.hist(x_exp, bins=80, range=(0, 4), density=True, color="C0", alpha=0.5, label="-log(1 - u) / rate")
 ax.plot(grid, stats.expon(scale=1 / rate).pdf(grid), color="k", label="rate * exp(-rate x)")
+ax.set_xlabel("x")
+ax.set_ylabel("density")
 ax.legend(fontsize=8)
 display(fig)
 
@@ -313,9 +412,32 @@ display(fig)
 #
 # **Maximum likelihood and KL.** As $N$ grows, $\frac{1}{N}\ell(\theta) \to \mathbb{E}_{p_{\text{data}}}[\log p_\theta(x)]$,
 # and maximising that is the same as minimising the *forward* KL divergence
-# $\mathrm{KL}(p_{\text{data}} \,\|\, p_\theta)$ of section 6. Also, on a finite sample, the maximum-likelihood
-# fit beats the true parameters on the data it was fitted to (it is the maximum, after all), which is why
-# EM beat the true mixture in section 2.
+# $\mathrm{KL}(p_{\text{data}} \,\|\, p_\theta)$ of section 6.
+#
+# **Fitted optimum against the truth.** On a finite sample, a fitted optimum near the true parameters
+# typically scores higher on its own training data than the true parameters do: it was chosen to fit these
+# points, noise included. That is why EM beat the true mixture in section 2. But EM, like gradient ascent,
+# finds only a *local* maximum, and for a Gaussian mixture there is no global one: a component that sits on
+# a single data point and shrinks its $\sigma_k \to 0$ sends the likelihood to $+\infty$ (Bishop, PRML
+# section 9.2.1). Each factor of 1,000 in $\sigma_k$ adds $\log(1000)/N$ to the mean log-likelihood of $N$
+# points. Fitted mixtures avoid this degenerate "maximum" only through their initialisation, early stopping
+# or a floor on $\sigma_k$:
+
+# %%
+x_mix_data = mixture_data()  # (200,) the red ticks of section 2
+x_first = x_mix_data[0]
+wide = stats.norm.pdf(x_mix_data, x_mix_data.mean(), x_mix_data.std())  # (200,) one broad component
+
+
+def collapsed_mean_ll(s):
+    """Mean log-likelihood of 0.9 N(mean, std^2) + 0.1 N(x_first, s^2): a component on one data point."""
+    return float(np.mean(np.log(0.9 * wide + 0.1 * stats.norm.pdf(x_mix_data, x_first, s))))
+
+
+collapse = {s_: collapsed_mean_ll(s_) for s_ in (1e-1, 1e-3, 1e-6, 1e-9)}
+print("mean log-likelihood as sigma_k shrinks:", {f"{k:.0e}": round(v, 3) for k, v in collapse.items()})
+assert collapse[1e-9] > collapse[1e-6] > collapse[1e-3] > collapse[1e-1]  # no maximum: it keeps growing
+assert abs((collapse[1e-6] - collapse[1e-3]) - math.log(1e3) / x_mix_data.size) < 1e-3
 #
 # ### Your turn: fit the mixture by hand
 #
@@ -336,8 +458,47 @@ assert summary["log_likelihood"] < summary["em_log_likelihood"]
 mixture_explorer()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 5. KL divergence
+# ## 5. Entropy, cross-entropy and KL divergence
 #
+# The **entropy** of a distribution is the average surprise $-\log p(x)$ of its own samples,
+#
+# $$H(p) = -\mathbb{E}_{x \sim p}[\log p(x)].$$
+#
+# With the natural logarithm it is measured in **nats**; with $\log_2$, in **bits** (divide nats by
+# $\ln 2$). For a density ("differential entropy") it can be negative: $H(\mathcal{N}(\mu, \sigma^2)) =
+# \tfrac12\log(2\pi e\sigma^2)$, below 0 once $\sigma < 1/\sqrt{2\pi e} \approx 0.24$. The **cross-entropy**
+# $H(p, q) = -\mathbb{E}_{x \sim p}[\log q(x)]$ is the average surprise when samples come from $p$ but are
+# scored by $q$; maximum likelihood minimises its sample estimate $-\frac1N\sum_n \log q(x_n)$ (section 4).
+# The excess of the cross-entropy over the entropy is the **KL divergence**,
+# $\mathrm{KL}(p \,\|\, q) = H(p, q) - H(p)$. All three are checked below: by sampling against the closed
+# forms, and against scipy.
+
+# %%
+pi_np = np.array([0.5, 0.3, 0.15, 0.05])
+h_nats = -np.sum(pi_np * np.log(pi_np))  # the categorical of section 1
+print(f"categorical {pi_np.tolist()}: H = {h_nats:.4f} nats = {h_nats / math.log(2):.4f} bits "
+      f"(scipy: {stats.entropy(pi_np):.4f} nats, {stats.entropy(pi_np, base=2):.4f} bits)")
+assert abs(h_nats - stats.entropy(pi_np)) < 1e-12 and abs(h_nats / math.log(2) - stats.entropy(pi_np, base=2)) < 1e-12
+for sigma_h in (2.0, 0.1):
+    z_h = sigma_h * np.asarray(jax.random.normal(jax.random.key(12), (100_000,)), np.float64)
+    surprise = -stats.norm.logpdf(z_h, 0.0, sigma_h)  # -log p(x) of p's own samples
+    h_mc, h_se = surprise.mean(), surprise.std() / math.sqrt(surprise.size)
+    h_closed = 0.5 * math.log(2 * math.pi * math.e * sigma_h**2)
+    print(f"N(0, {sigma_h}^2): H Monte Carlo {h_mc:.3f} +- {4 * h_se:.3f}, closed form {h_closed:.3f}, "
+          f"scipy {float(stats.norm(0, sigma_h).entropy()):.3f} nats")
+    assert abs(h_mc - h_closed) < 4 * h_se and abs(h_closed - float(stats.norm(0, sigma_h).entropy())) < 1e-12
+assert h_closed < 0  # sigma = 0.1: a negative differential entropy
+# cross-entropy of p = N(0, 2^2) scored by q = N(1, 1.5^2), by sampling p; KL = H(p, q) - H(p)
+z_p = 2.0 * np.asarray(jax.random.normal(jax.random.key(13), (100_000,)), np.float64)
+surprise_q = -stats.norm.logpdf(z_p, 1.0, 1.5)  # -log q(x) for samples of p
+cross_entropy = float(surprise_q.mean())
+kl_closed = math.log(1.5 / 2.0) + (2.0**2 + 1.0) / (2 * 1.5**2) - 0.5
+h_p = 0.5 * math.log(2 * math.pi * math.e * 2.0**2)
+print(f"H(p, q) = {cross_entropy:.3f}, H(p) = {h_p:.3f}: difference {cross_entropy - h_p:.3f}; "
+      f"closed-form KL(p || q) = {kl_closed:.3f} nats")
+assert abs(cross_entropy - h_p - kl_closed) < 4 * surprise_q.std() / math.sqrt(surprise_q.size)
+
+# %% [markdown]
 # The Kullback-Leibler divergence measures how badly $p$ stands in for $q$:
 #
 # $$\mathrm{KL}(q \,\|\, p) = \mathbb{E}_{x \sim q}\big[\log q(x) - \log p(x)\big] \ \ge\ 0,$$
@@ -388,6 +549,13 @@ assert float(kls.min()) >= 0 and float(jnp.abs(same).max()) < 1e-6
 #   for putting mass where $p$ has none, but not for missing a mode. $q$ **seeks one mode**. This is what
 #   variational inference (the VAE's encoder) minimises.
 #
+# Why does variational inference use the reverse direction? Its target is a posterior
+# $p(z \mid x) = p(x, z) / p(x)$, known only up to the normaliser $p(x)$, and we cannot sample it.
+# $\mathrm{KL}(q \,\|\, p(z \mid x)) = \mathbb{E}_q[\log q(z) - \log p(x, z)] + \log p(x)$ needs only samples
+# from $q$, which we choose, and the unnormalised $p(x, z)$; the constant $\log p(x)$ does not move the
+# minimiser. The forward $\mathrm{KL}(p(z \mid x) \,\|\, q)$ is an average over the posterior itself, exactly
+# what we cannot sample (Blei, Kucukelbir & McAuliffe 2017, section 2). Notebook 04 builds on this.
+#
 # For the forward direction the optimum is known exactly. Since
 # $\mathrm{KL}(p \,\|\, q) = -H(p) - \mathbb{E}_p[\log q]$ and
 # $\mathbb{E}_p[\log q] = -\tfrac12\log(2\pi\sigma^2) - \frac{\operatorname{Var}_p[x] + (\mathbb{E}_p[x] - \mu)^2}{2\sigma^2}$,
@@ -401,6 +569,21 @@ assert abs(mu_f) < 1e-9 and abs(sigma_f - math.sqrt(4.36)) < 1e-9
 kl_f = distributions.gaussian_fit_kl(target, mu_f, sigma_f, "forward")
 for d_mu, d_sigma in ((0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05)):  # any small move is worse
     assert distributions.gaussian_fit_kl(target, mu_f + d_mu, sigma_f + d_sigma, "forward") > kl_f
+
+# %% [markdown]
+# The reverse direction needs only samples of $q$ and $p$ up to a constant. We check that with an
+# *unnormalised* target $\tilde p = 7p$: the Monte-Carlo average of $\log q - \log\tilde p$ over samples of
+# $q$ is the reverse KL minus $\log 7$, the same for every $q$, so it has the same minimiser.
+
+# %%
+q_try = distributions.gaussian(1.5, 0.8)
+z_q = np.asarray(distributions.sample(q_try, jax.random.key(14), 100_000), np.float64)
+unnormalised = (np.asarray(distributions.log_density(q_try, z_q), np.float64)
+                - (math.log(7.0) + np.asarray(distributions.log_density(target, z_q), np.float64)))
+reverse_quad = float(distributions.kl_divergence(q_try, target))
+print(f"E_q[log q - log(7 p)] from samples of q: {unnormalised.mean():.3f}; "
+      f"KL(q || p) - log 7 by quadrature: {reverse_quad - math.log(7):.3f}")
+assert abs(unnormalised.mean() - (reverse_quad - math.log(7))) < 4 * unnormalised.std() / math.sqrt(unnormalised.size)
 
 # %% [markdown]
 # The reverse direction has no closed form; we minimise it by gradient descent (Adam on $\mu$ and
@@ -421,12 +604,22 @@ for mu_start, sigma_start in ((-1.0, 0.5), (1.0, 0.5), (0.0, 2.0)):
 # Why is the reverse KL at a mode $\approx \log 2$? Near the right mode $p(x) \approx \tfrac12\mathcal{N}(x; 2, 0.6^2)$,
 # so with $q$ equal to that component, $\log q - \log p \approx \log 2$ everywhere $q$ has mass.
 #
-# Look for: the two optima in the left panel, and in the landscapes (log scale, bright = small KL) one
-# forward minimum against three reverse local minima: one per mode and a wide one in between.
+# Look for: in the left panel, the target (grey), the forward optimum (blue dashed: wide, covering both
+# modes), the best reverse optimum (orange dotted: on one mode) and, in red, a narrow $q = \mathcal{N}(-1, 0.5^2)$
+# of our choice, the first start above. In the two landscapes (colour: $\log_{10}$ of the KL, bright = small;
+# the red dot is that $q$), one forward minimum (star) against three reverse local minima, found by descents
+# from six starts: one per mode (star and plus, equally good, KL 0.69) and a wide one in between (plus, KL
+# 1.14), whose small basin the contours at KL 1.15 and 1.2 outline.
 
 # %%
-fig, summary = render_kl(0.0, 1.79, "two equal modes")
+fig, summary = render_kl(-1.0, 0.5, "two equal modes", q_label="q = N(-1, 0.5^2)")
 display(fig)
+minima = sorted(summary["reverse_minima"], key=lambda m: m[0])  # (mu, sigma, KL), left to right
+print("reverse-KL local minima (mu, sigma, KL):", [tuple(round(float(v), 2) + 0.0 for v in m) for m in minima])
+assert len(minima) == 3 and abs(minima[1][0]) < 0.01 and abs(minima[1][1] - 1.79) < 0.01  # the wide one
+assert all(abs(abs(m[0]) - 2.0) < 0.05 and abs(m[2] - minima[0][2]) < 1e-4 for m in (minima[0], minima[2]))
+for d_mu, d_sigma in ((0.1, 0), (-0.1, 0), (0, 0.1), (0, -0.1)):  # the wide point is a real local minimum
+    assert distributions.gaussian_fit_kl(target, d_mu, minima[1][1] + d_sigma, "reverse") > minima[1][2]
 mus, sigmas = KL_MUS, KL_SIGMAS  # the grid drawn above: mu from -5 to 5, sigma from 0.05 to 8 (log-spaced)
 grid_kl = distributions.kl_landscape(target, mus, sigmas, "reverse")  # (81, 101) KL(q || p) on the grid
 i, j = np.unravel_index(np.argmin(grid_kl), grid_kl.shape)
@@ -439,8 +632,10 @@ assert abs(abs(mus[j]) - 2.0) < 0.11 and abs(sigmas[i] - 0.6) < 0.05
 # %% [markdown]
 # The grid search and gradient descent agree: the best reverse fit sits on one mode and ignores the
 # other, while the forward fit is a wide Gaussian whose peak falls where $p$ has almost no mass. Neither
-# is "right": a model trained by maximum likelihood smears mass over the gaps between modes (one reason
-# VAE samples can be blurry), and a model trained with reverse KL may drop modes entirely.
+# is "right": a model trained by maximum likelihood smears mass over the gaps between modes *when its
+# family is too simple to fit every mode*, which is one reason models with simple decoders give blurry
+# samples (flows and autoregressive models are trained by maximum likelihood too, and their samples are
+# sharp), and a model trained with reverse KL may drop modes entirely.
 #
 # Move $q$ yourself and watch both divergences and where you are in each landscape. Try the other targets:
 # with close modes, the two directions agree.
@@ -486,6 +681,7 @@ ax.plot(ds, js, "o-", color="C0", ms=3, label="JS(p, q)")
 ax.axhline(math.log(2), color="C0", ls=":", lw=1, label="log 2")
 ax.set_ylim(0, 3)
 ax.set_xlabel("distance d between the means")
+ax.set_ylabel("divergence (nats)")
 ax.legend(fontsize=8)
 display(fig)
 
@@ -530,12 +726,15 @@ yy = np.linspace(0.01, 6, 600)
 ax.hist(y_samples, bins=120, range=(0, 6), density=True, color="C0", alpha=0.5, label="exp(x), x ~ N(0, 1)")
 ax.plot(yy, stats.norm.pdf(np.log(yy)) / yy, color="k", label="phi(log y) / y")
 ax.plot(yy, stats.norm.pdf(np.log(yy)), "--", color="C3", label="phi(log y): Jacobian forgotten")
+ax.set_xlabel("y")
+ax.set_ylabel("density")
 ax.legend(fontsize=8)
 display(fig)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # In several dimensions the derivative becomes the Jacobian matrix and its absolute determinant:
-# $\log p_Y(y) = \log p_X(f^{-1}(y)) - \log\lvert\det J_f(x)\rvert$. For $y = Ax + b$ with
+# $\log p_Y(y) = \log p_X(f^{-1}(y)) - \log\lvert\det J_f(x)\rvert$ with $x = f^{-1}(y)$; equivalently
+# $+\log\lvert\det J_{f^{-1}}(y)\rvert$, since $J_{f^{-1}}(y) = J_f(x)^{-1}$ (the form in the summary). For $y = Ax + b$ with
 # $X \sim \mathcal{N}(0, I)$ the answer must be the Gaussian $\mathcal{N}(b, AA^\top)$. We take the
 # Jacobian from `jax.jacfwd`, as a normalizing flow does for each of its layers (notebook 07):
 
@@ -556,13 +755,18 @@ assert np.allclose(log_p_y, reference, atol=1e-5)
 # ## Summary
 #
 # - Bernoulli, categorical and Gaussian distributions and their **mixtures** (log-sum-exp!) are the
-#   building blocks; a formula is checked by sampling and comparing.
+#   building blocks; a formula is checked by sampling and comparing. Joint, marginal and conditional
+#   distributions are linked by the product rule and **Bayes' rule**; the **multivariate Gaussian**'s
+#   log-density is $-\tfrac D2\log 2\pi - \tfrac12\log\lvert\Sigma\rvert - \tfrac12(x-\mu)^\top\Sigma^{-1}(x-\mu)$.
 # - **Inverse CDF**: $x = F^{-1}(u)$. **Reparameterization**: $x = \mu + \sigma\varepsilon$ makes samples
 #   differentiable in the parameters.
 # - **Maximum likelihood** maximises $\sum_n \log p_\theta(x_n)$: in closed form for a Gaussian (mean and
 #   the $1/N$ variance), by gradient ascent in general; it minimises the forward KL to the data.
+# - **Entropy** $H(p) = -\mathbb{E}_p\log p$ and **cross-entropy** $H(p, q) = -\mathbb{E}_p \log q$, in nats;
+#   $\mathrm{KL}(p \,\|\, q) = H(p, q) - H(p)$.
 # - **KL** is non-negative and asymmetric. Fitting one Gaussian to two modes: forward KL covers both
-#   (moment matching), reverse KL seeks one, with local minima that depend on the start.
+#   (moment matching), reverse KL seeks one, with local minima that depend on the start. Variational
+#   inference uses the reverse KL because it needs only samples of $q$ and the unnormalised posterior.
 # - **JS** is bounded by $\log 2$ and goes flat when distributions stop overlapping.
 # - **Change of variables**: $p_Y(y) = p_X(f^{-1}(y))\,\lvert\det J_{f^{-1}}(y)\rvert$; forget the
 #   Jacobian and the "density" no longer integrates to 1.
