@@ -43,7 +43,7 @@ VIEW_TITLES = {
     "samples": "real (green) vs generated (purple)",
     "discriminator": "D(x): green = real, purple = fake; arrows = G's push",
     "warp": "G warps a grid of z (colour = z1)",
-    "losses": "losses: D (blue), G (orange); dashed = log 4",
+    "losses": "losses: D (blue), G (orange); dotted = D's loss at equilibrium",
 }
 
 LAB_DEFAULTS = engine.LabConfig(target="ring", g_hidden=(64, 64), d_hidden=(64, 64), batch_size=128,
