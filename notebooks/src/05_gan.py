@@ -9,9 +9,11 @@
 #   discriminator $D^*$; then train a real discriminator and see it land on $D^*$;
 # - check numerically that against $D^*$ the generator minimises a Jensen-Shannon divergence;
 # - see why practice replaces the generator's original loss by the non-saturating one;
-# - watch gradient descent on a two-player game spiral, cycle or converge (the Dirac GAN);
+# - watch gradient descent on a two-player game spiral, cycle or converge (the Dirac GAN), and see
+#   why the JSD gives no gradient on disjoint supports and what Wasserstein losses and penalties do;
 # - play with a live GAN lab: both players, their gradients and the generator's warp of noise;
-# - make mode collapse happen, measure it with the protocol of the literature, and fix it;
+# - make mode collapse happen, measure it with the protocol of the literature, fix it, and find out
+#   by an ablation which change fixed it;
 # - score a GAN on digits with a classifier-feature Fréchet distance, precision and recall.
 #
 # GANs were introduced by Goodfellow et al. (2014). Everything below runs on a laptop CPU; the
@@ -898,7 +900,8 @@ result = ch05_gan.check_optimal_discriminator(optimal_discriminator)
 # %% [markdown]
 # **Exercise 2.** Write `js_divergence(p, q)` for two discrete distributions (arrays of
 # probabilities that sum to 1), in nats, with the convention $0 \log 0 = 0$. (The check includes
-# two distributions with disjoint supports, whose JSD is the largest possible: $\log 2$.)
+# two distributions with disjoint supports, whose JSD is the largest possible: $\log 2$; section 5
+# showed what that constant means for the generator's gradient.)
 
 # %% tags=["solution"]
 def js_divergence(p, q):
