@@ -74,6 +74,27 @@ def test_checks_report_not_implemented(capsys):
     assert capsys.readouterr().out.count("⏳") == 4
 
 
+def _sigmoid(l):
+    return 1.0 / (1.0 + np.exp(-l))
+
+
+NAIVE_NON_SATURATING = {
+    "log(1 + exp(-l))": lambda l: np.log(1 + np.exp(-np.asarray(l))),
+    "log1p(exp(-l))": lambda l: np.log1p(np.exp(-np.asarray(l))),
+    "-log(sigmoid(l))": lambda l: -np.log(_sigmoid(np.asarray(l))),
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the naive formulas overflow: that is the point
+@pytest.mark.parametrize("name", sorted(NAIVE_NON_SATURATING))
+def test_non_saturating_check_rejects_the_naive_unstable_formulas(name, capsys):
+    result = ch05_gan.check_non_saturating_loss(NAIVE_NON_SATURATING[name])
+    assert result.status == "fail", capsys.readouterr().out
+    # ... while a different stable formula passes, in float32 and float64 alike.
+    stable = lambda l: np.maximum(-np.asarray(l), 0) + np.log1p(np.exp(-np.abs(np.asarray(l))))  # noqa: E731
+    assert ch05_gan.check_non_saturating_loss(stable).status == "pass"
+
+
 def test_non_saturating_reference_is_stable():
     np.testing.assert_allclose(ch05_gan._non_saturating_loss(np.array([-40.0, 40.0, 0.0])),
                                [40.0, math.exp(-40.0), math.log(2)], rtol=1e-12)
@@ -97,7 +118,13 @@ def test_fit_discriminator_recovers_the_log_density_ratio():
 
 
 def _value(theta, psi):
-    return jax.nn.log_sigmoid(psi * theta) + jax.nn.log_sigmoid(0.0)
+    """Section 1's V with D(x) = sigmoid(psi x), written with probabilities: log D(0) + log(1 - D(theta))."""
+    return jnp.log(jax.nn.sigmoid(psi * 0.0)) + jnp.log(1.0 - jax.nn.sigmoid(psi * theta))
+
+
+def _r1(psi):
+    """R1 on the logit l(x) = psi x at the data point x = 0: (1/2) |dl/dx|^2 (times gamma)."""
+    return 0.5 * jax.grad(lambda x: psi * x)(0.0) ** 2
 
 
 def test_dirac_step_matches_autodiff_of_the_value():
@@ -110,6 +137,18 @@ def test_dirac_step_matches_autodiff_of_the_value():
     g_theta_new = jax.grad(_value, argnums=0)(theta, new_psi)
     path = games.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="alternating")
     np.testing.assert_allclose(path[1], [theta - lr * g_theta_new, new_psi], rtol=1e-6)
+    # R1: D ascends V - gamma * R1(logit).
+    gamma = 0.3
+    g_psi_r1 = jax.grad(lambda p: _value(theta, p) - gamma * _r1(p))(psi)
+    path = engine.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="simultaneous", r1_gamma=gamma)
+    np.testing.assert_allclose(path[1, 1], psi + lr * g_psi_r1, rtol=1e-6)
+
+
+def test_dirac_discriminator_learns_to_reject_the_fake():
+    # The course's convention: D = sigmoid(psi x) is the probability of "real". One D step with the
+    # fake at theta = 1 must lower D(fake) (the mirrored convention would raise it).
+    path = engine.dirac_gan(1.0, 0.0, lr=0.5, num_steps=1, mode="alternating")
+    assert jax.nn.sigmoid(path[1, 1] * 1.0) < 0.5
 
 
 def test_dirac_dynamics_spiral_cycle_converge():
@@ -128,6 +167,22 @@ def test_dirac_dynamics_spiral_cycle_converge():
 
 
 # --------------------------------------------------------------------------- experiments
+
+
+def test_grid_ablation_recipes_change_one_thing_each():
+    # Review 05-08, finding 5: the fix changed packing, R1 and (batch_size counts packs) the samples per
+    # step at once. The ablation recipes must each differ from the plain GAN at 128 samples in one field.
+    base = RECIPES["gan-grid-plain-128"]
+    assert base == RECIPES["gan-grid-plain"].replace(batch_size=128)
+
+    def samples_per_step(config):
+        return config.batch_size * config.pack
+
+    for name, changed in {"gan-grid-pack-only": {"pack": 2, "batch_size": 64}, "gan-grid-r1-only": {"r1_gamma": 0.1},
+                          "gan-grid": {"pack": 2, "batch_size": 64, "r1_gamma": 0.1}}.items():
+        assert RECIPES[name] == base.replace(**changed), name
+        assert samples_per_step(RECIPES[name]) == samples_per_step(base) == 128
+    assert {"gan-grid-plain-128", "gan-grid-pack-only", "gan-grid-r1-only"} <= set(registry())
 
 
 def test_experiments_are_registered():

@@ -9,6 +9,7 @@ import pytest
 from course_lib import lessons
 from course_lib.exercises import ch08_quiz as quiz
 from course_lib.lessons import glossary
+from course_lib.lessons import quiz as quiz_bank
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -62,8 +63,8 @@ def test_lookup_finds_english_abbreviation_chinese_and_variants():
 def test_lookup_unknown_term_suggests_close_matches():
     with pytest.raises(KeyError, match="did you mean 'mode collapse'"):
         glossary.lookup("mode colapse")
-    with pytest.raises(KeyError, match="no glossary entry for 'transformer'"):
-        glossary.lookup("transformer")
+    with pytest.raises(KeyError, match="no glossary entry for 'quantum annealing'"):
+        glossary.lookup("quantum annealing")
 
 
 @pytest.mark.parametrize("bad, err", [(3, TypeError), (None, TypeError), ("", ValueError), ("  ", ValueError)])
@@ -86,7 +87,7 @@ def test_markdown_table_has_one_row_per_term_and_links():
     assert lines[0] == "| English | 中文 | Meaning | Taught in |"
     assert len(lines) == 2 + len(glossary.TERMS)
     assert all(line.count(" | ") == 3 for line in lines[2:])  # no stray pipe splits a row
-    assert "| mode collapse | 模式崩溃 (模式坍塌) |" in md
+    assert "| mode collapse | 模式崩溃 (模式坍塌, 模式坍缩) |" in md
     assert "[04 The VAE](04_vae.ipynb)" in md
     plain = glossary.to_markdown(glossary.TERMS[:2], link=False)
     assert plain.count("\n") == 3 and ".ipynb" not in plain
@@ -100,6 +101,30 @@ def test_markdown_escapes_pipes_and_rejects_non_terms():
         glossary.to_markdown(["generative model"])
     with pytest.raises(TypeError, match="link"):
         glossary.to_markdown(link="yes")
+
+
+def test_glossary_covers_the_vocabulary_of_05_to_07_and_the_new_sections():
+    # The review of 05-08 (finding 41) listed these terms as missing; each must be found in both languages.
+    pairs = {
+        "dequantization": "去量化", "coupling layer": "耦合层", "Jacobian determinant": "雅可比行列式",
+        "change of variables formula": "变量替换公式", "forward process": "前向过程", "reverse process": "反向过程",
+        "noise schedule": "噪声调度", "score function": "分数函数", "score matching": "分数匹配",
+        "guidance": "引导", "classifier-free guidance": "无分类器引导", "latent diffusion model": "潜在扩散模型",
+        "flow matching": "流匹配", "attention mechanism": "注意力机制", "FID": "弗雷歇初始距离",
+        "bits per dimension": "每维比特数", "importance sampling": "重要性采样", "gradient penalty": "梯度惩罚",
+        "Wasserstein distance": "Wasserstein距离", "Fréchet distance": "弗雷歇距离",
+        "precision (of a generative model)": "精确率", "recall (of a generative model)": "召回率",
+        "mode (of a distribution)": "模态", "Transformer": "Transformer模型",
+    }
+    for english, chinese in pairs.items():
+        assert glossary.lookup(english).chinese == chinese, english
+        assert glossary.lookup(chinese) == glossary.lookup(english)
+    # The common variants of finding 42.
+    for variant, english in {"最小最大博弈": "minimax game", "模式坍缩": "mode collapse",
+                             "重参数技巧": "reparameterization trick", "生成式模型": "generative model",
+                             "判别式模型": "discriminative model", "推土机距离": "Wasserstein distance"}.items():
+        assert glossary.lookup(variant).english == english
+    assert glossary.lookup("Fréchet distance").notebook == "05_gan"  # first taught in 05, section 8
 
 
 def test_chinese_text_is_normalised_unicode():
@@ -122,6 +147,35 @@ def test_quiz_questions_are_well_formed():
         assert set(q.why_wrong) == set(q.choices) - {q.correct}, name  # every wrong choice explained
         assert q.notebook in lessons.NOTEBOOKS
     assert len({q.correct for q in quiz.QUESTIONS.values()}) >= 3  # the right letter varies
+
+
+def test_quiz_answer_key_cannot_be_gamed():
+    # Review 05-08, finding 44: the key was c, c, b, b, c, b, b, a, b, c (never d). Every letter must now
+    # be right for at least 3 questions, none for more than 40% of them, and no letter twice in a row.
+    letters = [q.correct for q in quiz.QUESTIONS.values()]
+    counts = {letter: letters.count(letter) for letter in "abcd"}
+    assert min(counts.values()) >= 3 and max(counts.values()) <= 0.4 * len(letters), counts
+    assert all(a != b for a, b in zip(letters, letters[1:])), letters
+    # Always answering one letter scores at most 40%.
+    for letter in "abcd":
+        assert sum(q.correct == letter for q in quiz.QUESTIONS.values()) <= 0.4 * len(quiz.QUESTIONS)
+
+
+def test_quiz_covers_07_and_evaluation():
+    notebooks = {q.notebook for q in quiz.QUESTIONS.values()}
+    assert "07_beyond" in notebooks and {"exact_likelihood", "dequantization", "diffusion_cost",
+                                         "precision_recall"} <= set(quiz.QUESTIONS)
+
+
+def test_moving_the_right_answer_keeps_every_explanation():
+    q = quiz.Question("p?", {"a": "A", "b": "B", "c": "C", "d": "D"}, "b", "B is right.",
+                      {"a": "not A", "c": "not C", "d": "not D"}, "05_gan")
+    moved = quiz_bank._answer_at("d", q)
+    assert moved.correct == "d" and moved.choices == {"a": "A", "b": "D", "c": "C", "d": "B"}
+    assert moved.why_wrong == {"a": "not A", "b": "not D", "c": "not C"}
+    assert quiz_bank._answer_at("b", q) == q
+    with pytest.raises(ValueError, match="letter"):
+        quiz_bank._answer_at("e", q)
 
 
 def test_quiz_output_format_for_the_answer_key(capsys):

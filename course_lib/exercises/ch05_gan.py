@@ -74,7 +74,10 @@ _CASES = {
     ],
     "non_saturating_loss": [
         Case((np.array([0.0, 2.0, -3.0]),), description="small logits"),
-        Case((np.array([-40.0, 40.0]),), description="large logits (stability)"),
+        # Float64 exp overflows beyond about 709 and float32 beyond about 88, so these two cases reject
+        # log(1 + exp(-l)) and -log(sigmoid(l)) written naively (at +-40 both still pass).
+        Case((np.array([-1000.0, 1000.0, -40.0]),), description="logits of +-1000 in float64 (stability)"),
+        Case((np.array([-100.0, 100.0], np.float32),), description="logits of +-100 in float32 (stability)"),
     ],
     "captured_modes": [
         Case((_MODE_X1, _MEANS, 0.02), description="two modes captured, two points far away"),

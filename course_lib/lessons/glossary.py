@@ -43,10 +43,10 @@ TERMS: tuple[Term, ...] = (
     # --- what a generative model is (01) ---------------------------------------------------
     Term("generative model", "生成模型",
          "A model of the data distribution p(x) (or p(x, y)) from which new examples can be sampled.",
-         "01_concepts"),
+         "01_concepts", ("生成式模型",)),
     Term("discriminative model", "判别模型",
          "A model of p(y | x) or a decision rule y = f(x); it classifies or predicts but cannot "
-         "produce new x. Random forests and SVMs are of this kind.", "01_concepts"),
+         "produce new x. Random forests and SVMs are of this kind.", "01_concepts", ("判别式模型",)),
     Term("deep generative model", "深度生成模型",
          "A generative model whose distribution is parameterised by deep neural networks.",
          "01_concepts"),
@@ -152,7 +152,7 @@ TERMS: tuple[Term, ...] = (
          ("变分下界",)),
     Term("reparameterization trick", "重参数化技巧",
          "Writing z = mu + sigma * eps with eps ~ N(0, I) so that gradients flow through sampling.",
-         "04_vae", ("重参数化",)),
+         "04_vae", ("重参数化", "重参数技巧")),
     Term("posterior collapse", "后验坍塌",
          "A VAE failure where q(z | x) equals the prior and the decoder ignores z.", "04_vae",
          ("后验崩溃",)),
@@ -166,7 +166,7 @@ TERMS: tuple[Term, ...] = (
          "05_gan"),
     Term("minimax game", "极小极大博弈",
          "min_G max_D V(D, G): one player minimises what the other maximises.", "05_gan",
-         ("极小极大游戏",)),
+         ("极小极大游戏", "最小最大博弈")),
     Term("Nash equilibrium", "纳什均衡",
          "A pair of strategies where neither player gains by changing alone; for a GAN, "
          "p_g = p_data and D = 1/2.", "05_gan"),
@@ -175,10 +175,29 @@ TERMS: tuple[Term, ...] = (
          "05_gan"),
     Term("mode collapse", "模式崩溃",
          "A GAN failure where the generator produces only a few kinds of sample.", "05_gan",
-         ("模式坍塌",)),
-    Term("Frechet distance", "弗雷歇距离",
-         "A distance between two Gaussians fitted to features of real and generated samples "
-         "(the basis of FID).", "06_code_walkthrough"),
+         ("模式坍塌", "模式坍缩")),
+    Term("mode (of a distribution)", "模态",
+         "A peak of a density; a mixture of 25 Gaussians has 25 modes, which a generator should all "
+         "cover.", "05_gan", ("峰",)),
+    Term("gradient penalty", "梯度惩罚",
+         "A term added to the discriminator's loss that penalises the size of its input gradient: "
+         "R1 on real data, or (|grad f| - 1)^2 between real and fake samples in WGAN-GP.", "05_gan"),
+    Term("Wasserstein distance", "Wasserstein距离",
+         "The least average distance that mass must move to turn one distribution into another; "
+         "it keeps a useful gradient when supports do not overlap (WGAN).", "05_gan",
+         ("推土机距离", "瓦瑟斯坦距离")),
+    Term("Fréchet distance", "弗雷歇距离",
+         "A distance between two Gaussians fitted to features of real and generated samples: "
+         "|mu_r - mu_g|^2 + tr(S_r + S_g - 2 (S_r S_g)^(1/2)).", "05_gan"),
+    Term("Fréchet Inception distance (FID)", "弗雷歇初始距离",
+         "The Fréchet distance computed on Inception-v3 features of images (Heusel et al. 2017).",
+         "05_gan", ("Fréchet Inception距离",)),
+    Term("precision (of a generative model)", "精确率",
+         "The fraction of generated samples that fall in the region of the real data (are samples "
+         "realistic?).", "05_gan", ("查准率",)),
+    Term("recall (of a generative model)", "召回率",
+         "The fraction of real samples that fall in the region of the generated ones (is the data "
+         "covered?).", "05_gan", ("查全率",)),
     # --- beyond (07) -----------------------------------------------------------------------
     Term("autoregressive model", "自回归模型",
          "A model that factorises p(x) = prod_i p(x_i | x_<i) and samples one part at a time.",
@@ -189,6 +208,60 @@ TERMS: tuple[Term, ...] = (
     Term("diffusion model", "扩散模型",
          "A model that learns to reverse a gradual noising process, generating by iterative "
          "denoising.", "07_beyond"),
+    Term("change of variables formula", "变量替换公式",
+         "log p_x(x) = log p_z(f(x)) + log |det df/dx| for an invertible map f: the likelihood of a "
+         "flow.", "07_beyond", ("变量变换公式", "换元公式")),
+    Term("Jacobian determinant", "雅可比行列式",
+         "The determinant of the matrix of partial derivatives of a map; its log measures how the "
+         "map changes volume.", "07_beyond"),
+    Term("coupling layer", "耦合层",
+         "An invertible layer that keeps half of the inputs and transforms the other half with "
+         "scales and shifts computed from the kept half (RealNVP); its log-determinant is a sum.",
+         "07_beyond"),
+    Term("dequantization", "去量化",
+         "Adding noise inside each discrete level so that a continuous density can model discrete "
+         "data; it gives an upper bound on the discrete negative log-likelihood.", "07_beyond",
+         ("反量化",)),
+    Term("forward process", "前向过程",
+         "The fixed noising chain q(x_t | x_(t-1)) of a diffusion model that turns data into noise.",
+         "07_beyond", ("加噪过程", "扩散过程")),
+    Term("reverse process", "反向过程",
+         "The learned denoising chain p(x_(t-1) | x_t) of a diffusion model that turns noise into data.",
+         "07_beyond", ("逆向过程", "去噪过程")),
+    Term("noise schedule", "噪声调度",
+         "The variances beta_1, ..., beta_T of the forward process, which fix how fast the data are "
+         "noised.", "07_beyond", ("噪声表",)),
+    Term("bits per dimension", "每维比特数",
+         "A negative log-likelihood divided by the number of dimensions and by log 2.", "07_beyond",
+         ("比特每维",)),
+    Term("importance sampling", "重要性采样",
+         "Estimating an expectation under p with samples from another distribution q, weighted by "
+         "p / q; it turns a VAE's encoder into a likelihood estimate.", "04_vae"),
+    # --- vector fields and language models (new sections) ----------------------------------
+    Term("score function", "分数函数",
+         "The gradient of the log-density, grad_x log p(x); a diffusion model's noise prediction is a "
+         "scaled score.", "08_vector_fields", ("得分函数", "评分函数")),
+    Term("score matching", "分数匹配",
+         "Fitting a network to the score of the data without knowing the density, for instance by "
+         "denoising noisy samples.", "08_vector_fields", ("得分匹配",)),
+    Term("flow matching", "流匹配",
+         "Training a velocity field by regression on the derivative of a chosen path from noise to "
+         "data; sampling integrates the field.", "08_vector_fields"),
+    Term("guidance", "引导",
+         "Steering a conditional diffusion or flow model towards its condition at sampling time, "
+         "trading diversity for fidelity.", "08_vector_fields"),
+    Term("classifier-free guidance", "无分类器引导",
+         "Guidance that extrapolates from the unconditional towards the conditional prediction of one "
+         "network trained both ways (Ho and Salimans 2022).", "08_vector_fields"),
+    Term("latent diffusion model", "潜在扩散模型",
+         "A diffusion model that works in the latent space of a pretrained autoencoder (Rombach et al. "
+         "2022).", "08_vector_fields", ("隐扩散模型",)),
+    Term("attention mechanism", "注意力机制",
+         "A layer in which each position forms a weighted average of all positions, with weights "
+         "computed from their similarity (queries and keys).", "09_language_models", ("自注意力",)),
+    Term("Transformer", "Transformer模型",
+         "A network built from attention and feed-forward layers (Vaswani et al. 2017); the model "
+         "behind today's language models.", "09_language_models", ("变换器",)),
     # --- practice (08) ---------------------------------------------------------------------
     Term("overfitting", "过拟合",
          "Fitting the training data so closely that new data are modelled worse; for a generative "

@@ -4,6 +4,7 @@
     python -m course_lib reproduce gan-grid --seeds 10 --json
     python -m course_lib reproduce gan-ring-plain --seeds 10 --json   (the "before" numbers)
     python -m course_lib reproduce gan-grid-plain --seeds 10 --json   (the grid's "before")
+    python scripts/gan_grid_ablation.py                                 (which change fixes the grid)
 
 Protocol (Srivastava et al., 2017; Lin et al., 2018): ring = 8 Gaussians on a circle of radius
 1 with std 0.01; grid = 25 Gaussians at {-4, -2, 0, 2, 4}^2 with std 0.05. After training,
@@ -48,6 +49,13 @@ RECIPES = {
     # Plain GANs with the same players, steps and schedule, without packing or penalty: "before".
     "gan-ring-plain": LabConfig(**_RING),
     "gan-grid-plain": LabConfig(**_GRID),
+    # The ablation of the grid fix (05_gan.ipynb, "Which change did it?"). ``batch_size`` counts
+    # packs, so "gan-grid" shows each player 128 samples per step against the plain GAN's 64. These
+    # three separate the causes at 128 samples per step: the plain GAN with twice the batch, packing
+    # alone, R1 alone. With "gan-grid" (packing + R1) they form a 2 x 2 design at equal samples.
+    "gan-grid-plain-128": LabConfig(**{**_GRID, "batch_size": 128}),
+    "gan-grid-pack-only": LabConfig(**_GRID, pack=2),
+    "gan-grid-r1-only": LabConfig(**{**_GRID, "batch_size": 128}, r1_gamma=0.1),
 }
 """The configuration of each experiment (see course_lib.training.gan_lab.LabConfig)."""
 

@@ -14,8 +14,9 @@ mode-collapse fixes need:
 - packing (PacGAN, Lin et al., 2018): the discriminator judges ``pack`` samples at once,
   concatenated into one vector of size ``pack * 2``; a generator that puts all its samples
   on one mode produces packs that look nothing like packs of real data;
-- the R1 gradient penalty (Mescheder et al., 2018) on real data:
-      L_D <- L_D + gamma / 2 * E_x ||grad_x D(x)||^2;
+- the R1 gradient penalty (Mescheder et al., 2018) on real data, on the discriminator's
+  *logit* l(x) (D(x) = sigmoid(l(x))):
+      L_D <- L_D + gamma / 2 * E_x ||grad_x l(x)||^2;
 - a linear learning-rate decay to zero over the last ``decay_steps`` of ``num_steps``;
 - short bursts of steps fused with ``lax.scan`` (one compiled call per burst).
 

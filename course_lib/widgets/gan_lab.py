@@ -40,7 +40,7 @@ VIEW_TITLES = {
     "samples": "real (green) vs generated (purple)",
     "discriminator": "D(x): green = real, purple = fake; arrows = G's push",
     "warp": "G warps a grid of z (colour = z1)",
-    "losses": "losses: D (blue), G (orange); dashed = log 4",
+    "losses": "losses: D (blue), G (orange); dotted = D's loss at equilibrium",
 }
 
 REAL_COLOR = np.array([0.10, 0.62, 0.30])

@@ -54,8 +54,10 @@ print("JAX devices:", jax.devices())
 # When the objective *is* the likelihood, what does maximising it mean? The average negative
 # log-likelihood of data from p under a model q is the cross-entropy H(p, q), and
 # H(p, q) = H(p) + KL(p ‖ q). The data's entropy H(p) does not depend on the model, so
-# maximum likelihood is the same as making KL(p ‖ q) small. Check it on three outcomes, with
-# the average over 100,000 samples from p as a Monte Carlo estimate of the cross-entropy:
+# maximum likelihood is the same as making KL(p ‖ q) small. On three outcomes: the first
+# assert below is an *identity* (the same three sums, rearranged), so it illustrates the formula
+# and cannot fail; the check that can fail is the second, the average negative log-likelihood
+# of 100,000 samples from p against the cross-entropy computed from the formula:
 
 # %%
 p = np.array([0.5, 0.3, 0.2])  # the data distribution
@@ -67,7 +69,8 @@ samples = np.asarray(jax.random.choice(jax.random.key(0), 3, (100_000,), p=p))
 nll_mc = -np.mean(np.log(q[samples]))  # average negative log-likelihood of the samples
 print(f"H(p, q) = {cross_entropy:.4f} = H(p) + KL(p || q) = {entropy:.4f} + {kl:.4f}; "
       f"Monte Carlo {nll_mc:.2f}")
-assert abs(cross_entropy - (entropy + kl)) < 1e-12 and abs(nll_mc - cross_entropy) < 0.01
+assert abs(cross_entropy - (entropy + kl)) < 1e-12  # an identity: an illustration
+assert abs(nll_mc - cross_entropy) < 0.01  # the check: samples against the formula (standard error about 0.002)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Which families exist, and how do they compare?
@@ -77,8 +80,14 @@ assert abs(cross_entropy - (entropy + kl)) < 1e-12 and abs(nll_mc - cross_entrop
 # | Variational autoencoder | a lower bound (ELBO) | one network pass | stable training, a useful latent space | blurry samples; posterior collapse | [04](04_vae.ipynb) |
 # | Generative adversarial network | none | one network pass | sharp samples | unstable training, mode collapse, hard to evaluate | [05](05_gan.ipynb) |
 # | Autoregressive model | exact | one step per dimension or token (slow) | exact likelihood, excellent for text | sequential, slow sampling | [07](07_beyond.ipynb) |
-# | Normalizing flow | exact | one network pass | exact likelihood and exact inverse | invertibility limits the architecture | [07](07_beyond.ipynb) |
+# | Normalizing flow | exact on continuous data; on pixels, a dequantised bound | one network pass for coupling flows (RealNVP, Glow); one pass per dimension for autoregressive flows (MAF) | exact likelihood and exact inverse | invertibility limits the architecture | [07](07_beyond.ipynb) |
 # | Diffusion model | a bound | tens to hundreds of network passes | very high quality and coverage | slow sampling without distillation | [07](07_beyond.ipynb) |
+#
+# On discrete data such as 8-bit pixels a flow models a continuous density of *dequantised*
+# pixels (pixel plus uniform noise), which gives an upper bound on the discrete negative
+# log-likelihood, not its exact value (Theis et al. 2016; 07 measures it). Masked autoregressive
+# flows (Papamakarios et al. 2017) evaluate the density in one pass but sample one dimension at a
+# time.
 #
 # No family wins on every axis: Xiao, Kreis and Vahdat (2022) call the tension between sample
 # quality, coverage of the data and fast sampling the *generative learning trilemma*.
@@ -102,7 +111,7 @@ assert abs(cross_entropy - (entropy + kl)) < 1e-12 and abs(nll_mc - cross_entrop
 # - **held-out log-likelihood** (or its bound), for models that have one, in nats per example
 #   or bits per dimension (04, 07);
 # - **distribution distances between samples and data**, such as FID (Heusel et al., 2017) or
-#   the classifier-free Fréchet distance in a PCA space used in 06;
+#   a Fréchet distance in PCA space (no classifier needed), used in 06;
 # - **precision and recall** for generative models (Sajjadi et al., 2018; Kynkäänniemi et al.,
 #   2019): are samples realistic, and is every part of the data covered? (05 measures mode
 #   coverage on toy data);
@@ -111,6 +120,75 @@ assert abs(cross_entropy - (entropy + kl)) < 1e-12 and abs(nll_mc - cross_entrop
 #
 # A loss curve is not one of them: in 06, a program whose losses both fall to zero learns
 # nothing at all. → [06 Code walkthrough](06_code_walkthrough.ipynb)
+#
+# ### What are the pitfalls of FID?
+#
+# FID is the Fréchet distance between Gaussians fitted to Inception-v3 features of real and
+# generated images (Heusel et al. 2017); 05 computes the same formula with a digit classifier.
+# Its number depends on choices that have nothing to do with the model:
+#
+# - **the feature network.** Inception-v3 was trained to classify ImageNet, so FID rewards
+#   samples whose ImageNet-class statistics match the data's: Kynkäänniemi et al. (ICLR 2023)
+#   lowered FID markedly by resampling generated images to match the class histogram, without
+#   making any image better. Stein et al. (NeurIPS 2023) found that features of self-supervised
+#   networks (DINOv2) agree better with human judgements;
+# - **the number of samples.** FID is biased upwards, more for fewer samples, so only numbers
+#   computed with the same sample size compare (05 scores real data the same way as a
+#   reference; Chong and Forsyth 2020 extrapolate to infinitely many samples);
+# - **pre-processing.** Resizing and JPEG compression change the features; Parmar et al. (2022)
+#   showed that library differences alone move FID noticeably;
+# - **one number.** FID mixes fidelity and diversity; report precision and recall next to it.
+#
+# ### Why did diffusion models replace GANs for images?
+#
+# Dhariwal and Nichol (2021) showed diffusion models beating the best GANs on ImageNet FID, and
+# the reasons hold up: the training loss is a regression (predict the noise), with no second
+# player and no game to balance (05 shows how hard that is), so training is stable and scales to
+# large models and data; the objective is tied to a likelihood bound, so the model is pushed to
+# cover *all* of the data, with no mode collapse; and conditioning on text is easy. The price is
+# sampling speed, tens to hundreds of network passes, which distillation (Salimans and Ho 2022;
+# adversarial diffusion distillation, Sauer et al. 2023, which uses a GAN loss) and consistency
+# models (Song et al. 2023) cut to a few. GANs survive as *losses*: the autoencoders of latent
+# diffusion are trained with an adversarial term (05, "Beyond this notebook").
+# → [07](07_beyond.ipynb), notebook `08_vector_fields`
+#
+# ### How are diffusion, score matching and flow matching related?
+#
+# They are three views of one model. The **score** of a density is ∇ₓ log p(x). A diffusion
+# model's noise predictor is a scaled score of the noisy data: ε_θ(x_t, t) ≈ −√(1 − ᾱ_t) ∇ log p_t(x_t)
+# (Tweedie's formula; learning it is *denoising score matching*, Vincent 2011; Song and Ermon
+# 2019). Song et al. (2021) write the noising process as a stochastic differential equation,
+# whose reverse and whose deterministic "probability-flow ODE" both need only this score.
+# **Flow matching** (Lipman et al. 2023; rectified flow, Liu et al. 2023; stochastic
+# interpolants, Albergo and Vanden-Eijnden 2023) skips the SDE: choose a path from noise to data,
+# e.g. x_t = (1 − t) x_0 + t x_1 with x_0 noise and x_1 data, and regress a velocity field v_θ(x_t, t) on its derivative
+# x_1 − x_0; sampling integrates dx/dt = v_θ. For Gaussian paths the velocity, the score and the
+# noise prediction are affine functions of one another, so the three are the same model with
+# different parameterisations and weightings of the loss. Flow matching trains many of today's
+# image and video models (e.g. Stable Diffusion 3, Esser et al. 2024).
+# → notebook `08_vector_fields`
+#
+# ### What is guidance, and how does text-to-image generation work?
+#
+# A text-to-image model is a conditional diffusion or flow model: its network receives the
+# noisy image, the time and an embedding of the prompt from a text encoder (CLIP or T5), usually
+# through cross-attention, and it often works in the latent space of an autoencoder (latent
+# diffusion, Rombach et al. 2022). **Guidance** trades diversity for fidelity to the condition.
+# Classifier guidance (Dhariwal and Nichol 2021) adds the gradient of a noisy-image classifier's
+# log p(c | x_t) to the score. Classifier-free guidance (Ho and Salimans 2022) trains one network
+# with and without the condition (the prompt is dropped for a fraction of the examples) and
+# samples with ε̃ = (1 + w) ε_θ(x_t, c) − w ε_θ(x_t), extrapolating away from the unconditional
+# prediction; weights w of a few units are typical. → notebook `08_vector_fields`
+#
+# ### Are large language models generative models?
+#
+# Yes: a language model is an autoregressive model of token sequences,
+# p(x) = ∏_t p(x_t | x_<t), trained by maximum likelihood (the next-token cross-entropy) and
+# sampled one token at a time, exactly the family of 07 with a Transformer (Vaswani et al. 2017)
+# computing the conditionals (GPT, Radford et al. 2018, 2019; Brown et al. 2020). Tokenizers turn
+# text, and with learned codebooks images and audio, into such sequences. Fine-tuning on
+# instructions and human preferences (Ouyang et al. 2022) then moves the model away from the
+# pure data distribution towards useful answers. → notebook `09_language_models`
 #
 # ### My model trains, but generates garbage. What should I check?
 #
@@ -182,7 +260,7 @@ assert glossary.lookup("证据下界").english == "evidence lower bound (ELBO)"
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Self-check quiz
 #
-# Ten questions on the whole course. Read them, write your letters in `my_answers` below (leave
+# Fourteen questions on the whole course. Read them, write your letters in `my_answers` below (leave
 # `...` for a question you skip), and run the check: each answer gets an explanation, right or
 # wrong.
 
@@ -192,8 +270,9 @@ show_quiz()
 # %% tags=["solution"]
 def my_answers():
     """Your answers: question name -> letter."""
-    return {"gan_year": "c", "discriminative": "c", "vae_loss": "b", "reparam": "b", "gan_likelihood": "c",
-            "freeze": "b", "article_d": "b", "mode_collapse": "a", "kl": "b", "evaluate": "c"}
+    return {"gan_year": "d", "discriminative": "a", "vae_loss": "c", "reparam": "b", "gan_likelihood": "d",
+            "freeze": "a", "article_d": "c", "mode_collapse": "b", "kl": "d", "evaluate": "a",
+            "exact_likelihood": "c", "dequantization": "b", "diffusion_cost": "d", "precision_recall": "a"}
 
 
 # %%
