@@ -34,6 +34,8 @@
 %matplotlib inline
 import time
 
+import matplotlib.lines
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -563,8 +565,9 @@ assert np.all(np.abs(codes) < 4.5)  # the scatter's frame holds every code
 
 # %% [markdown]
 # Most digits form their own regions (3, 5 and 8, and 4, 7 and 9, overlap heavily), and most codes
-# lie within about 3 of the origin, as the $\mathcal{N}(0, I)$ prior asks; a few percent lie
-# outside the square $[-3, 3]^2$ that the decoded grid shows. The decoded grid follows the scatter: where the 1s sit in the
+# lie within about 3 of the origin, as the $\mathcal{N}(0, I)$ prior asks; the few percent printed
+# below lie outside the square $[-3, 3]^2$ that the decoded grid shows (mostly 1s, along its left
+# and bottom edges). The decoded grid follows the scatter: where the 1s sit in the
 # scatter, the grid draws 1s, and between two regions it draws shapes that morph from one digit
 # into the other. Similar digits (4 and 9, 3, 5 and 8) are neighbours, the 0s and 1s far apart.
 # In a corner far from every code the decoder draws speckled noise: the prior gives that region
@@ -657,6 +660,7 @@ for beta, r in parts.items():
     assert 0 < r["info"] <= np.log(len(x_test)) + 0.01
 kl_agg = [parts[b]["kl_agg"] for b in sorted(parts)]
 assert kl_agg[0] > kl_agg[1] > kl_agg[2]  # a larger beta pulls the codes' distribution towards the prior
+assert parts[0.5]["rate"] > np.log(len(x_test))  # at beta = 0.5 the rate exceeds what the code can carry
 
 # %% [markdown]
 # At $\beta = 0.5$ the rate exceeds $\log 500$: part of it is not information about $x$ but codes
@@ -674,7 +678,10 @@ for ax, (beta, m) in zip(axes, pretrained.items()):
     ax.set_xlim(-4.5, 4.5), ax.set_ylim(-4.5, 4.5), ax.set_aspect("equal")
     ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
     ax.set_title(f"beta = {beta:g}: codes of the test images", fontsize=9)
-fig.suptitle("posterior means mu(x), coloured by digit (colours as in the scatter above); dotted: [-3, 3]²",
+axes[-1].legend(handles=[matplotlib.lines.Line2D([], [], ls="", marker="o", ms=4, color=latent.DIGIT_COLORS[k],
+                                                 label=str(k)) for k in range(10)],
+                title="digit", fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+fig.suptitle("posterior means mu(x) of the 500 test images, coloured by digit; dotted: the square [-3, 3]²",
              fontsize=9)
 display(fig)
 fig, axes = plotting.new_figure(3, size=(3.0, 3.0))
