@@ -266,9 +266,9 @@ fitted = optimize.minimize(lambda th: float(negative_elbo_factorised(jnp.asarray
                            jac=lambda th: np.asarray(negative_elbo_factorised(jnp.asarray(th, jnp.float32))[1], np.float64))
 v_fitted = np.exp(fitted.x[J:])
 v_mean_field = 1.0 / np.diag(np.linalg.inv(Sigma))  # 1 / Lambda_jj
-print("variance of q, fitted by maximising the ELBO:", np.round(v_fitted, 4))
-print("1 / Lambda_jj (mean-field theory):            ", np.round(v_mean_field, 4))
-print("posterior marginal variances Sigma_jj:        ", np.round(np.diag(Sigma), 4))
+print("variance of q, fitted by maximising the ELBO:", np.round(v_fitted, 3))
+print("1 / Lambda_jj (mean-field theory):            ", np.round(v_mean_field, 3))
+print("posterior marginal variances Sigma_jj:        ", np.round(np.diag(Sigma), 3))
 assert np.allclose(v_fitted, v_mean_field, rtol=0.01)  # the optimiser finds the mean-field solution
 assert np.all(v_fitted < 0.8 * np.diag(Sigma))  # and it is under-dispersed: every marginal too narrow
 

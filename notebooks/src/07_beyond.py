@@ -637,9 +637,10 @@ display(fig)
 # so FD, precision and recall cannot tell a model that copies its training set from one that
 # generalises. A direct check for copying: the distance from each sample to its nearest training
 # digit (Euclidean, pixels in $[0, 1]$), against the same distance for real test digits, which no
-# model has seen.
+# model has seen. (The samples come from long chains of random draws, so the printed distances
+# may differ in the last digit on another CPU; the check does not.)
 
-# %%
+# %% tags=["nbval-ignore-output"]
 train01 = digits["train"] / 16  # (1000, 64)
 
 
