@@ -5,7 +5,8 @@ the clock runs from building the model (so compilation is included) to the first
 check that meets the target.
 
 - VAE (04_vae, recipe ``vae-digits``): the 8x8 digits with a categorical decoder; the
-  target is the published VAE's validation negative ELBO on this split, 100.5 nats
+  target is the peer VAE's best validation negative ELBO on this split, 100.47 nats, measured by
+  running github.com/jmtomczak/intro_dgm's code on the same stored-order split
   (``course_lib.reproduce.vae.ANCHORS_DIGITS``). The recipe's loop, with the validation
   check after every epoch instead of every fifth.
 - GAN (05_gan, recipe ``gan-ring``: the packed GAN on the ring of 8 Gaussians, the
@@ -26,7 +27,7 @@ import time
 @dataclasses.dataclass(frozen=True)
 class VAESpec:
     recipe: str = "vae-digits"  # a recipe of course_lib.reproduce.vae (04_vae, "Evaluation")
-    target_nelbo: float | None = None  # validation -ELBO to reach; None: the published VAE's (100.5)
+    target_nelbo: float | None = None  # validation -ELBO to reach; None: the peer VAE's (100.47, intro_dgm on this split)
     max_epochs: int | None = None  # None: the recipe's max_epochs
     seed: int = 0
     quick: bool = False  # shrink the recipe (smoke test)
@@ -72,7 +73,7 @@ def vae_time_to_quality(spec: VAESpec) -> dict:
         settings = dataclasses.replace(settings, **recipe.QUICK)
     target = spec.target_nelbo
     if target is None:
-        target = recipe.ANCHORS_DIGITS["published_vae_nelbo_val"]
+        target = recipe.ANCHORS_DIGITS["peer_vae_nelbo_val"]
     max_epochs = spec.max_epochs or settings.max_epochs
     d = load_vae_data(settings.dataset)
     x_val = jnp.asarray(d["val"])

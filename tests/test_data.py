@@ -77,6 +77,17 @@ def test_digits_split_is_fixed_and_disjoint():
         assert set(parts[s].y.tolist()) == set(range(10))
 
 
+def test_digits_split_is_scikit_learns_stored_order():
+    """The split of intro_dgm: [:1000] train, [1000:1350] val, [1350:] test, no shuffle."""
+    from sklearn.datasets import load_digits as sk_load
+
+    bunch = sk_load()
+    for s, (a, b) in {"train": (0, 1000), "val": (1000, 1350), "test": (1350, 1797)}.items():
+        part = data.load_digits(s)
+        np.testing.assert_array_equal(part.x, bunch.data[a:b].astype(np.uint8))
+        np.testing.assert_array_equal(part.y, bunch.target[a:b])
+
+
 def test_mnist5k_split_is_stratified_and_deterministic():
     tr, va, te = (data.load_mnist5k(s) for s in ("train", "val", "test"))
     assert tr.x.shape == (4000, 784) and va.x.shape == (500, 784) and te.x.shape == (500, 784)

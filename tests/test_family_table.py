@@ -9,7 +9,7 @@ from course_lib.reproduce import family_table as ft
 from course_lib.reproduce import registry
 
 KEYS = {"family", "model", "nll_kind", "test_nll_nats", "val_nll_nats", "test_bits_per_dim", "anchor_nats",
-        "beats_anchor", "fd", "precision", "recall", "train_seconds", "ms_per_sample", "num_params", "seed"}
+        "beats_anchor", "vs_anchor", "anchor_course_field", "fd", "precision", "recall", "train_seconds", "ms_per_sample", "num_params", "seed"}
 
 
 def test_bits_per_dim():
@@ -44,13 +44,28 @@ def test_results_label_bounds_honestly(rows):
     for r in rows:
         if r["test_nll_nats"] is not None:
             assert abs(r["test_bits_per_dim"] - ft.bits_per_dim(r["test_nll_nats"])) < 1e-3
-        if r["anchor_nats"] is not None:
-            assert r["beats_anchor"] == (r["test_nll_nats"] < r["anchor_nats"])
+        if r["anchor_nats"] is not None:  # the peer is compared with the course number of the same kind
+            course = r[r["anchor_course_field"]]
+            assert r["beats_anchor"] == (course < r["anchor_nats"] - ft.ON_PAR_NATS)
+            assert r == {**r, **ft.anchor_fields(r)}
         assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["fd"] >= 0
     # The VAE's importance-weighted estimate is below its negative ELBO (both from the same samples).
     assert by["VAE"]["test_nll_nats"] <= by["VAE"]["test_nelbo_nats"]
     terms = by["diffusion"]["bound_terms_nats"]
     assert abs(sum(terms.values()) - by["diffusion"]["test_nll_nats"]) < 0.05
+
+
+def test_anchors_compare_like_with_like():
+    """The VAE's peer number is a negative ELBO, so it is set beside the VAE's negative ELBO, not its IS estimate."""
+    assert ft.ANCHORS["VAE"]["course_field"] == "test_nelbo_nats"
+    row = {"family": "VAE", "test_nll_nats": 90.0, "test_nelbo_nats": 96.9}
+    out = ft.anchor_fields(row)
+    assert out["vs_anchor"] == "on par" and out["beats_anchor"] is False  # 96.9 vs 96.64: within a nat
+    assert ft.anchor_fields({**row, "test_nelbo_nats": 99.0})["vs_anchor"] == "above"
+    assert ft.anchor_fields({**row, "test_nelbo_nats": 94.0})["vs_anchor"] == "below"
+    assert ft.anchor_fields({"family": "GAN"})["anchor_nats"] is None
+    for a in ft.ANCHORS.values():
+        assert "intro_dgm" in a["what"] and "test" in a["what"]
 
 
 def test_table_markdown(rows):

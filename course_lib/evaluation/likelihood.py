@@ -192,7 +192,9 @@ def _rate_distortion_fn(graphdef, num_samples: int):
 def rate_distortion(model: VAE, x, key, *, num_samples: int = 10, batch_size: int = 250) -> dict:
     """The two terms of the negative ELBO, averaged over ``x`` (Alemi et al., 2018).
 
-    rate R = KL(q(z|x) || p(z)) (closed form): how many nats the code carries about x;
+    rate R = KL(q(z|x) || p(z)) (closed form), averaged over x: an upper bound on the nats the
+    code carries about x, since E_x KL(q(z|x) || p(z)) = I_q(x; z) + KL(q(z) || p(z)) with
+    q(z) = E_x q(z|x) the aggregate posterior (Hoffman & Johnson, 2016);
     distortion D = -E_q[log p(x|z)] (``num_samples`` z per image): how badly x is rebuilt.
     -ELBO = D + R; a beta-VAE minimises D + beta R, so a larger beta buys a lower rate
     with a higher distortion.                                    (04_vae, "Rate and distortion")

@@ -3,7 +3,9 @@
 Taught in 04_vae.ipynb ("Training"). The objective per batch is the mean negative
 ELBO, with two options used in the posterior-collapse section:
 
-- ``beta``: weight of the KL term (beta-VAE; ``kl_warmup_epochs`` ramps it from 0);
+- ``beta``: weight of the KL term (beta-VAE). ``kl_warmup_epochs`` = W ramps it linearly,
+  beta * min(1, (epoch + 1) / W), so from beta / W in the first epoch (not from 0) up to beta
+  (KL warm-up / annealing: Bowman et al. 2016; Sonderby et al. 2016);
 - ``free_bits`` (lambda, Kingma et al. 2016): the KL of each latent dimension,
   averaged over the batch, only counts above lambda nats:
       KL_obj = sum_j max(lambda, mean_b KL_bj).
