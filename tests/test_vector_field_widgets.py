@@ -46,6 +46,9 @@ def test_field_lab_render_and_widget():
     assert summary["step"] == 2 and abs(summary["t"] - 0.5) < 1e-6 and len(fig.axes) == 2
     with pytest.raises(ValueError, match="step"):
         wv.render_field_lab(m, state, 5)
+    image, s2 = wv.render_field_lab_image(m, state, 2)
+    assert s2 == summary and image.shape == (200, 408) and image.max() == 1.0  # the points x_t are drawn
+    assert not np.array_equal(image, wv.render_field_lab_image(m, state, 4)[0])
     with pytest.raises(ValueError, match="sampler"):
         wv.field_lab_state(m, sampler="rk4")
     panel = wv.vector_field_lab({("ring", "linear"): m}, num_steps=3)

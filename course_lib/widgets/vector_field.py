@@ -85,8 +85,60 @@ def render_field_lab(model, state: dict, step: int, *, limits: float = 3.5):
     return fig, {"t": round(t, 3), "step": step, "std": round(float(np.std(xs[step])), 3)}
 
 
+def _raster_segments(canvas, starts, ends, value: float, limits: float, samples: int = 16):
+    """Draw segments (M, 2) -> (M, 2) of data coordinates on a square grey canvas, in place."""
+    size = canvas.shape[0]
+    u = np.linspace(0.0, 1.0, samples)[None, :, None]
+    pts = starts[:, None, :] * (1 - u) + ends[:, None, :] * u  # (M, samples, 2)
+    px = np.round((pts + limits) / (2 * limits) * (size - 1)).astype(int).reshape(-1, 2)
+    ok = np.all((px >= 0) & (px < size), axis=1)
+    rows, cols = size - 1 - px[ok, 1], px[ok, 0]
+    canvas[rows, cols] = np.maximum(canvas[rows, cols], value)
+
+
+def _raster_points(canvas, x, value: float, limits: float):
+    """2x2-pixel dots at the points x (N, 2), in place."""
+    size = canvas.shape[0]
+    px = np.round((np.asarray(x) + limits) / (2 * limits) * (size - 2)).astype(int)
+    ok = np.all((px >= 0) & (px < size - 1), axis=1)
+    r, c = size - 2 - px[ok, 1], px[ok, 0]
+    for dr in (0, 1):
+        for dc in (0, 1):
+            canvas[r + dr, c + dc] = value
+
+
+def render_field_lab_image(model, state: dict, step: int, *, limits: float = 3.5, size: int = 200):
+    """The lab's picture as a grey image (size, 2 size + 8) in [0, 1] (ink = 1), drawn with NumPy only.
+
+    Left: arrows of the sampling direction -v at t_step (faint stroke, dark head) and the points x_t.
+    Right: the first trajectories up to t_step (grey) and the final samples (dark).
+    Returns (image, summary dict with t, the step and the spread of x_t).
+    """
+    xs, ts = state["xs"], state["ts"]
+    step = _validate.positive_int("step", step, minimum=0)
+    if step >= len(ts):
+        raise ValueError(f"step must be in 0..{len(ts) - 1}, got {step}")
+    t = float(ts[step])
+    left, right = np.zeros((size, size), np.float32), np.zeros((size, size), np.float32)
+    pts, arrows = _arrows(model, t, limits)
+    norm = np.linalg.norm(arrows, axis=1, keepdims=True)
+    cell = 2 * limits / (GRID - 1)
+    ends = pts + 0.8 * cell * arrows / np.maximum(norm, 1e-6) * np.minimum(1.0, norm / (np.median(norm) + 1e-6))
+    _raster_segments(left, pts, ends, 0.3, limits)
+    _raster_points(left, ends, 0.5, limits)
+    _raster_points(left, xs[step], 1.0, limits)
+    for k in range(step):
+        _raster_segments(right, xs[k, :LAB_LINES], xs[k + 1, :LAB_LINES], 0.45, limits, samples=24)
+    _raster_points(right, xs[-1], 0.9, limits)
+    image = np.concatenate([left, np.full((size, 8), 0.15, np.float32), right], axis=1)
+    return image, {"t": round(t, 3), "step": step, "std": round(float(np.std(xs[step])), 3)}
+
+
 def vector_field_lab(models: dict, *, sampler: str = "euler", num_steps: int = 8) -> Panel:
-    """Choose data, path, sampler and steps; scrub time. models: {(data, path): VectorFieldMLP}."""
+    """Choose data, path, sampler and steps; scrub time. models: {(data, path): VectorFieldMLP}.
+
+    Shows :func:`render_field_lab_image` (the static figure of the notebook is :func:`render_field_lab`).
+    """
     import ipywidgets as widgets
 
     if not isinstance(models, dict) or not models:
@@ -110,8 +162,8 @@ def vector_field_lab(models: dict, *, sampler: str = "euler", num_steps: int = 8
             if run not in cache:
                 cache[run] = field_lab_state(models[key], sampler=run[2], num_steps=run[3])
             c["time"].max = run[3]
-            fig, summary = render_field_lab(models[key], cache[run], min(c["time"].value, run[3]))
-            image.value = plotting.figure_to_png(fig, dpi=60)
+            picture, summary = render_field_lab_image(models[key], cache[run], min(c["time"].value, run[3]))
+            image.value = plotting.image_to_png(picture, scale=2)
         status.ok(f"t = {summary['t']} (step {summary['step']} of {run[3]})  ({timer.last_ms:.0f} ms)")
 
     safe = guarded(update, status)
@@ -163,7 +215,7 @@ def guidance_explorer(model, classifier, *, digit: int = 3, w: float = 2.0, num_
     def update(_=None):
         with timer:
             mosaic, s = render_guidance(model, classifier, c["digit"].value, c["w"].value, num_steps=c["steps"].value)
-            image.value = plotting.image_to_png(1.0 - mosaic, scale=6)
+            image.value = plotting.image_to_png(mosaic, scale=6)
             verdict.value = "classifier says: " + " ".join(str(v) for v in s["verdicts"])
         status.ok(f"digit {s['digit']}, w = {s['w']}: {s['accuracy']:.0%} classified as {s['digit']}  "
                   f"({timer.last_ms:.0f} ms)")
