@@ -649,4 +649,4 @@ result = ch08.check_cfg(cfg)
 # experiments: `python -m course_lib reproduce fm-checkerboard --seeds 3 --json`,
 # `reproduce fm-digits`, `reproduce fm-guidance`.
 #
-# **Next:** the FAQ and glossary: short answers to common questions, and a self-check quiz.
+# **Next:** [the FAQ and glossary](08_faq_glossary.ipynb): short answers to common questions, and a self-check quiz.
