@@ -25,6 +25,7 @@ from course_lib.fields import evaluate as ev  # noqa: E402
 from course_lib.reproduce import vector_field as vf  # noqa: E402
 
 ERROR_TIMES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+STAGES = ("toy", "checkerboard", "digits", "guidance", "ddim")
 
 
 def toy_stage(results, save_dir, quick):
@@ -69,38 +70,57 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny runs (smoke test), written to a temp folder")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the digits NLL (default 3)")
     parser.add_argument("--out", default=None, help="data folder (default: the course's)")
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help=f"comma-separated subset of {','.join(STAGES)}; others keep their recorded results")
     args = parser.parse_args(argv)
     root = args.out or str(paths.data_dir())
     save_dir, out = os.path.join(root, "checkpoints"), os.path.join(root, "results", vf.RESULTS_FILE)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    results = {"command": "python scripts/train_vector_field_checkpoints.py", "quick": args.quick,
-               "jax": jax.__version__, "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
-               "toy": {}, "checkerboard": [], "digits": [], "guidance": []}
+    stages = [x.strip() for x in args.stages.split(",") if x.strip()]
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
+    results = {"toy": {}, "checkerboard": [], "digits": [], "guidance": []}
+    if set(stages) != set(STAGES) and os.path.isfile(out):
+        with open(out, encoding="utf-8") as f:
+            results = json.load(f)  # keep what the other stages recorded
+    results.update({"command": "python scripts/train_vector_field_checkpoints.py", "quick": args.quick,
+                    "jax": jax.__version__, "cpu_count": os.cpu_count()})
+    results.setdefault("load_average_at_start", {})
+    if not isinstance(results["load_average_at_start"], dict):
+        results["load_average_at_start"] = {"all": results["load_average_at_start"]}
     start = time.perf_counter()
 
     def write():
-        results["total_seconds"] = round(time.perf_counter() - start, 1)
+        results.setdefault("stage_seconds", {})
         with open(out, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
             f.write("\n")
 
-    toy_stage(results, save_dir, args.quick)
-    write()
-    results["checkerboard"].append(vf.checkerboard_row(0, args.quick, save_dir))
-    write()
-    print("checkerboard", results["checkerboard"], flush=True)
-    results["digits"].append(vf.digits_row(0, args.quick, save_dir))
-    write()
-    print("digits", results["digits"][-1], flush=True)
-    results["guidance"] = vf.guidance_rows(0, args.quick, save_dir)
-    write()
-    print("guidance", results["guidance"], flush=True)
-    ddim_stage(results, args.quick)
-    write()
-    for seed in range(1, args.seeds):
-        results["digits"].append(vf.digits_row(seed, args.quick, save_dir if seed == 0 else None))
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        results["load_average_at_start"][stage] = round(os.getloadavg()[0], 2)
+        t0 = time.perf_counter()
+        if stage == "toy":
+            toy_stage(results, save_dir, args.quick)
+        elif stage == "checkerboard":
+            results["checkerboard"] = [vf.checkerboard_row(0, args.quick, save_dir)]
+        elif stage == "digits":
+            results["digits"] = []
+            for seed in range(args.seeds):
+                results["digits"].append(vf.digits_row(seed, args.quick, save_dir if seed == 0 else None))
+                write()
+        elif stage == "guidance":
+            results["guidance"] = vf.guidance_rows(0, args.quick, save_dir)
+        else:
+            ddim_stage(results, args.quick)
+        results.setdefault("stage_seconds", {})[stage] = round(time.perf_counter() - t0, 1)
         write()
-        print("digits", results["digits"][-1], flush=True)
+        print(stage, "done", flush=True)
+    if set(stages) == set(STAGES):
+        results["total_seconds"] = round(time.perf_counter() - start, 1)
+    write()
     return 0
 
 

@@ -44,7 +44,7 @@ class Settings:
 
 
 TOY = Settings(num_steps=4000)
-CHECKERBOARD = Settings(hidden=(256, 256, 256), num_steps=12000, batch_size=256, lr=1e-3)
+CHECKERBOARD = Settings(hidden=(256, 256, 256), num_steps=48000, batch_size=256, lr=1e-3)
 DIGITS = Settings(hidden=(256, 256, 256), num_steps=10000, batch_size=128, lr=1e-3)
 GUIDED = dataclasses.replace(DIGITS, num_classes=10, label_dropout=0.2)
 QUICK_STEPS = 200

@@ -21,8 +21,8 @@
 # In 07, a diffusion model predicted noise and sampled in 1,000 small steps. Here the same object
 # gets a new reading: a network that learns a **vector field** on data space (a score, a noise
 # prediction or a velocity: all three carry the same information) and a sampler that integrates it.
-# The models were trained once by `python scripts/train_vector_field_checkpoints.py` (about 15
-# minutes on a laptop CPU), which also recorded every long measurement in
+# The models were trained once by `python scripts/train_vector_field_checkpoints.py` (about 25
+# minutes on a shared 2-core CPU), which also recorded every long measurement in
 # `data/results/vector_fields.json`; the notebook loads both.
 
 # %%
@@ -421,7 +421,7 @@ assert np.allclose(log_p_ode, log_p_true, atol=0.05)
 # **The checkerboard.** Uniform on 8 unit squares, its density is $1/8$ there and 0 elsewhere, so
 # its entropy is $H = \ln 8 = 2.079$ nats, and no model can have a lower expected test NLL:
 # $\mathbb E[-\log q] = H + \mathrm{KL}(p\,\|\,q) \ge H$. The gap to $H$ is the model's KL from the
-# truth. A flow-matching model (MLP 3x256, 12,000 steps), its NLL on 500 fresh test points now, and
+# truth. A flow-matching model (MLP 3x256, 48,000 steps), its NLL on 500 fresh test points now, and
 # the training script's 5,000-point value:
 
 # %% tags=["nbval-ignore-output"]
@@ -441,11 +441,12 @@ axes[1].set_title("flow-matching samples (Heun, 20 steps)", fontsize=9)
 display(fig)
 
 # %% [markdown]
-# The gap is about a quarter of a nat, above the 0.1 nats we aimed for: the model spends mass
-# across the sharp edges of the squares (see the samples that fall between them), and a smooth ODE
-# field can only approach a discontinuous density. The ODE discretisation is not the limit: 50 and
-# 100 Heun steps agree to a few thousandths. Longer training and a larger network shrink the gap;
-# `python -m course_lib reproduce fm-checkerboard --seeds 3` re-measures it.
+# The gap is 0.13 nats, above the 0.1 nats we aimed for: the model spends mass across the sharp
+# edges of the squares (see the few samples that fall between them), and a smooth ODE field can only
+# approach a discontinuous density. The ODE discretisation is not the limit: 50 and 100 Heun steps
+# agree to a thousandth. Training is: the same model after 12,000 steps was 0.27 nats away (a run of
+# the training script we kept in its history). `python -m course_lib reproduce fm-checkerboard --seeds 3`
+# re-measures it.
 #
 # **The digits, in the family table's units.** As for 07's flow: uniform dequantisation
 # $y = 2(x + u)/17 - 1$ with $u \sim U[0,1)^{64}$, so that $-\log p(x + u) = -\log p_Y(y) + 64 \ln(17/2)$
@@ -584,7 +585,7 @@ print(f"lab: {np.median(lab.timer.samples_ms[-10:]):.0f} ms, guidance explorer: 
 #   that need only $(x_0, \varepsilon)$; their gradients equal those of the intractable marginal losses.
 # - Sampling integrates an SDE (ancestral) or an ODE (Euler, Heun, DDIM); DDIM runs 07's DDPM in 20
 #   steps instead of 1,000. Straighter paths (the linear, rectified-flow path) need fewer steps.
-# - The ODE is invertible: the same model gives exact likelihoods through the divergence, here 0.27 nats
+# - The ODE is invertible: the same model gives exact likelihoods through the divergence, here 0.13 nats
 #   above the checkerboard's entropy and about 123 nats per digit image.
 # - **Classifier-free guidance** trades diversity for class fidelity; past a moderate weight it costs
 #   quality too.
@@ -645,7 +646,7 @@ result = ch08.check_cfg(cfg)
 # **Try it:** in the lab, find the smallest number of Euler steps at which the VP path puts samples on
 # all eight modes of the ring, and compare with the linear path. In the explorer, find the weight at
 # which the threes stop looking like handwriting. To retrain everything:
-# `python scripts/train_vector_field_checkpoints.py` (about 15 minutes on a laptop CPU); single
+# `python scripts/train_vector_field_checkpoints.py` (about 25 minutes on a shared 2-core CPU; `--stages` reruns a part); single
 # experiments: `python -m course_lib reproduce fm-checkerboard --seeds 3 --json`,
 # `reproduce fm-digits`, `reproduce fm-guidance`.
 #
