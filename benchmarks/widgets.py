@@ -121,4 +121,7 @@ def run(cfg: Config = FULL) -> dict:
         meets["latent_explorer_median_ms"] = latent["wall_ms"]["median"] <= TARGETS["latent_explorer_median_ms"]
     if "wall_ms" in lab:
         meets["gan_lab_frames_per_s"] = lab["frames_per_s_kernel"] >= TARGETS["gan_lab_frames_per_s"]
-    return {"latent_explorer": latent, "gan_lab": lab, "targets": TARGETS, "meets_targets": meets}
+    from benchmarks import widgets_vector_field  # 08_vector_fields' lab and guidance explorer
+
+    fields = widgets_vector_field.run(cfg, _time_interactions, _common.summarize, _status_error)
+    return {"latent_explorer": latent, "gan_lab": lab, "vector_fields": fields, "targets": TARGETS, "meets_targets": meets}

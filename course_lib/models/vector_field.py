@@ -1,0 +1,117 @@
+"""The network of 08_vector_fields: one MLP that learns a vector field f_theta(x_t, t [, c]).
+
+What the output means is part of the model's config: ``prediction`` = ``velocity`` (flow matching)
+or ``eps`` (denoising score matching / DDPM's noise predictor), for the probability ``path`` it was
+trained on (``linear`` or ``vp``, see :mod:`course_lib.fields.paths`). The conversions of
+:mod:`course_lib.fields.paths` turn any of them into a velocity, a score or a denoiser.
+
+Time enters through sinusoidal features of t in [0, 1] (``time_dim`` >= 2), or as the raw scalar
+(``time_dim`` = 1, as in the TorchCFM tutorial). With ``num_classes`` = C > 0 the network also sees
+a learned embedding of a label in 0..C, where C is the *null* label ("no class"), used for
+classifier-free guidance (Ho & Salimans, 2021): training replaces labels by C with a probability
+(label dropout), sampling evaluates both the label and C.
+
+Shapes: x (B, D), t (B,) floats, labels (B,) ints -> (B, D).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from course_lib import _validate
+from course_lib.fields.paths import PATHS
+
+ACTIVATIONS = {"relu": jax.nn.relu, "gelu": jax.nn.gelu, "silu": jax.nn.silu, "selu": jax.nn.selu,
+               "elu": jax.nn.elu, "tanh": jnp.tanh}
+PREDICTIONS = ("velocity", "eps")
+
+
+def time_features(t, dim: int) -> jax.Array:
+    """(B,) times in [0, 1] -> (B, dim): sin and cos of t * f for dim/2 frequencies f from 1 to 1000
+    (geometric); dim = 1 returns t itself as a column."""
+    if dim == 1:
+        return t[:, None].astype(jnp.float32)
+    half = dim // 2
+    freqs = jnp.exp(math.log(1000.0) * jnp.arange(half) / max(half - 1, 1))  # (dim/2,)
+    angles = t.astype(jnp.float32)[:, None] * freqs[None, :]
+    return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+
+
+class VectorFieldMLP(nnx.Module):
+    """f_theta([x, time_features(t), label_embedding(c)]) -> (B, D).
+
+    Args:
+      dim: D, the data dimension.
+      hidden: hidden widths (one Linear + activation each).
+      time_dim: size of the time features (1: the raw t; even >= 2: sinusoids).
+      num_classes: C (0: unconditional); the embedding table has C + 1 rows, the last is the null label.
+      label_dim: size of the label embedding.
+      activation: one of :data:`ACTIVATIONS`.
+      prediction: ``velocity`` or ``eps``; path: ``linear`` or ``vp`` (what the output means).
+    """
+
+    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), *, time_dim: int = 32,
+                 num_classes: int = 0, label_dim: int = 16, activation: str = "silu",
+                 prediction: str = "velocity", path: str = "linear", rngs: nnx.Rngs):
+        self.dim = _validate.positive_int("dim", dim)
+        if isinstance(hidden, (str, bytes)) or not all(isinstance(h, int) and h > 0 for h in hidden) or not hidden:
+            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {hidden!r}")
+        self.hidden = tuple(int(h) for h in hidden)
+        self.time_dim = _validate.positive_int("time_dim", time_dim)
+        if self.time_dim > 1 and self.time_dim % 2:
+            raise ValueError(f"time_dim must be 1 or even, got {time_dim}")
+        self.num_classes = _validate.positive_int("num_classes", num_classes, minimum=0)
+        self.label_dim = _validate.positive_int("label_dim", label_dim)
+        self.activation = _validate.one_of("activation", activation, ACTIVATIONS)
+        self.prediction = _validate.one_of("prediction", prediction, PREDICTIONS)
+        self.path = _validate.one_of("path", path, PATHS)
+        in_dim = dim + self.time_dim + (self.label_dim if self.num_classes else 0)
+        if self.num_classes:
+            self.label_embedding = nnx.Embed(self.num_classes + 1, self.label_dim, rngs=rngs)
+        sizes = (in_dim, *self.hidden, dim)
+        self.num_layers = len(sizes) - 1
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):  # attributes, as in models.mlp (flax 0.11 and 0.12)
+            setattr(self, f"linear_{i}", nnx.Linear(d_in, d_out, rngs=rngs))
+
+    @property
+    def null_label(self) -> int:
+        """The label index meaning "no class" (C)."""
+        return self.num_classes
+
+    @property
+    def config(self) -> dict:
+        """JSON-serialisable arguments that rebuild this architecture with :meth:`from_config`."""
+        return {"model": "VectorFieldMLP", "dim": self.dim, "hidden": list(self.hidden), "time_dim": self.time_dim,
+                "num_classes": self.num_classes, "label_dim": self.label_dim, "activation": self.activation,
+                "prediction": self.prediction, "path": self.path}
+
+    @classmethod
+    def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> VectorFieldMLP:
+        """The model described by ``config`` (as written by :attr:`config`), with fresh weights."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        config = dict(config)
+        name = config.pop("model", "VectorFieldMLP")
+        if name != "VectorFieldMLP":
+            raise ValueError(f"config describes a {name!r}, not a 'VectorFieldMLP'")
+        return cls(config.pop("dim"), tuple(config.pop("hidden")), **config, rngs=rngs or nnx.Rngs(0))
+
+    def __call__(self, x, t, labels=None):
+        b = x.shape[0]
+        t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), (b,))
+        parts = [x, time_features(t, self.time_dim)]
+        if self.num_classes:
+            if labels is None:
+                labels = jnp.full((b,), self.null_label, jnp.int32)
+            parts.append(self.label_embedding(labels))
+        h = jnp.concatenate(parts, axis=-1)
+        act = ACTIVATIONS[self.activation]
+        for i in range(self.num_layers):
+            h = getattr(self, f"linear_{i}")(h)
+            if i < self.num_layers - 1:
+                h = act(h)
+        return h  # (B, D)
