@@ -109,7 +109,10 @@ def markdown(results: dict) -> str:
              f"load average {m['load_average_at_start']} at start and {results.get('load_average_at_end')} at end; "
              f"jax {m['versions']['jax']}, torch {m['versions']['torch']}"
              f"{' (QUICK sizes: not a result)' if results.get('quick') else ''}.", ""]
-    builders = {"throughput": _throughput, "quality": _quality, "widgets": _widgets, "course": _course}
+    from benchmarks.transformer import markdown_lines as _transformer
+
+    builders = {"throughput": _throughput, "quality": _quality, "widgets": _widgets, "course": _course,
+                "transformer": _transformer}
     for name, result in results["benchmarks"].items():
         if "error" in result or name not in builders:
             lines += [f"**{name}** failed: {result.get('error', 'unknown benchmark')}", ""]

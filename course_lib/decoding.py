@@ -26,6 +26,10 @@ from flax import nnx
 from course_lib import _validate
 
 
+START_TOKEN = 0
+"""Token id of the start token (:class:`course_lib.data.text.Vocabulary` puts it first); never drawn."""
+
+
 def check_sampling(temperature, top_k, top_p) -> tuple[float, int | None, float]:
     """Validate sampling settings; top_k None means off. Returns (temperature, top_k, top_p)."""
     temperature = _validate.positive_float("temperature", temperature)
@@ -85,6 +89,7 @@ def _generator(model_def, num_samples: int, length: int, use_cache: bool, greedy
     """A jitted ``gen(state, key, prefix (length+1,), prefix_len, temperature, top_k, top_p)``."""
 
     def choose(logits, pos, forced, prefix_len, key, temperature, top_k, top_p):
+        logits = logits.at[:, START_TOKEN].set(-jnp.inf)  # the start token never follows anything
         z = filter_logits(logits, temperature, top_k, top_p)
         probs = jax.nn.softmax(z, axis=-1)
         drawn = jnp.argmax(z, axis=-1) if greedy else jax.random.categorical(jax.random.fold_in(key, pos), z)
@@ -133,6 +138,8 @@ def generate(model, vocab, key, *, num_samples: int = 1, prefix: str = "", tempe
                          f"with the start token), got {len(ids)}: {prefix!r}")
     if use_cache and not hasattr(model, "decode"):
         raise ValueError(f"use_cache=True needs a model with a key-value cache, got {type(model).__name__}")
+    if vocab.bos != START_TOKEN:
+        raise ValueError(f"vocab must have the start token at id {START_TOKEN}, got {vocab.bos}")
     padded = np.full(length + 1, vocab.eos, np.int32)
     padded[0], padded[1:len(ids) + 1] = vocab.bos, ids
     if isinstance(model, nnx.Module):

@@ -12,6 +12,7 @@ call the validation NLL is measured and the best parameters are kept.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import NamedTuple
@@ -39,14 +40,32 @@ def masked_nll(logits, tokens, mask):
 
 
 def evaluate_nll(model, tokens, mask, *, batch_size: int = 1024) -> float:
-    """Held-out NLL in nats per character of any model of the ladder (no gradient, float64 sum)."""
+    """Held-out NLL in nats per character of any model of the ladder (no gradient, float64 sum).
+
+    nnx models run through one compiled function per model structure; batches are padded to
+    ``batch_size`` rows (with zero mask) so that every batch reuses it.
+    """
+    tokens, mask = np.asarray(tokens), np.asarray(mask, np.float32)
     total, count = 0.0, 0.0
     for start in range(0, len(tokens), batch_size):
-        x, m = jnp.asarray(tokens[start:start + batch_size]), jnp.asarray(mask[start:start + batch_size])
-        nll = token_nll(model(x[:, :-1]), x[:, 1:])
-        total += float(np.sum(np.asarray(nll, np.float64) * np.asarray(m)))
-        count += float(np.sum(np.asarray(m)))
+        x, m = tokens[start:start + batch_size], mask[start:start + batch_size]
+        if isinstance(model, nnx.Module):
+            pad = batch_size - len(x)
+            x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) if pad else x
+            m = np.concatenate([m, np.zeros((pad, m.shape[1]), m.dtype)]) if pad else m
+            graphdef, state = nnx.split(model)
+            nll = _nll_fn(graphdef)(state, jnp.asarray(x))
+        else:
+            nll = token_nll(model(jnp.asarray(x[:, :-1])), jnp.asarray(x[:, 1:]))
+        total += float(np.sum(np.asarray(nll, np.float64) * m))
+        count += float(np.sum(m))
     return total / count
+
+
+@functools.lru_cache(maxsize=32)
+def _nll_fn(graphdef):
+    """Compiled per-position NLL of the model ``graphdef`` describes: (state, x (B, T+1)) -> (B, T)."""
+    return jax.jit(lambda state, x: token_nll(nnx.merge(graphdef, state)(x[:, :-1]), x[:, 1:]))
 
 
 def nats_to_bits(nats: float) -> float:
