@@ -7,6 +7,7 @@ each doing ``steps_per_run`` training steps:
 
 - ``jax_scan``: what ``course_lib.training.language.train_language_model`` does: minibatch
   indices drawn on the device, ``steps_per_run`` steps fused into one compiled ``lax.scan``;
+- ``torch_eager_1thread``: the same on one thread (reported, not used for the ratio);
 - ``torch_eager``: the identical model (same layer sizes, attention written out the same way,
   layer-norm epsilon, tanh-GELU, initial loss), the same data, batch, optimizer and thread count,
   in PyTorch eager mode with ``torch.optim.AdamW``, one Python step per minibatch.
@@ -35,10 +36,11 @@ class Config:
     lr: float = 3e-3
     steps_per_run: int = 200  # steps timed per runner per round
     repeats: int = 5  # rounds of alternation
+    torch_one_thread: bool = True  # also time PyTorch on one thread (its OpenMP pool spins on a loaded machine)
 
 
 FULL = Config()
-QUICK = Config(width=16, num_heads=2, num_layers=1, batch_size=8, steps_per_run=5, repeats=1)
+QUICK = Config(width=16, num_heads=2, num_layers=1, batch_size=8, steps_per_run=5, repeats=1, torch_one_thread=False)
 
 
 def _data(cfg: Config):
@@ -159,6 +161,20 @@ def run(cfg: Config = FULL) -> dict:
     result = {"config": dataclasses.asdict(cfg), "threads": threads, "targets": TARGETS}
     if torch_vae.available():
         runners["torch_eager"], result["torch_first_loss"] = torch_runner(cfg, threads)
+        if cfg.torch_one_thread and threads > 1:
+            import torch
+
+            one_thread, _ = torch_runner(cfg, 1)
+            torch.set_num_threads(threads)  # torch_runner set it to 1 for the whole process
+
+            def torch_1thread(run=one_thread) -> int:  # torch's thread count is global: set it per run
+                torch.set_num_threads(1)
+                try:
+                    return run()
+                finally:
+                    torch.set_num_threads(threads)
+
+            runners["torch_eager_1thread"] = torch_1thread
     else:
         result["torch_skipped"] = "PyTorch is not installed (pip install -e '.[bench]')"
     rates = _common.alternate(runners, cfg.repeats)
