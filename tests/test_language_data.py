@@ -1,7 +1,6 @@
 """The character corpus of 09_language_models: file checksum, fixed split, vocabulary."""
 import hashlib
 
-import numpy as np
 import pytest
 
 from course_lib.data import text

@@ -29,7 +29,6 @@
 # %% tags=["nbval-ignore-output"]
 %matplotlib inline
 import math
-import time
 
 import jax
 import jax.numpy as jnp
@@ -347,6 +346,7 @@ lw.live_sampler(transformer, vocab, prefix="ma", seed=0)
 # times in a row, at most three consonants in a row: `is_plausible_name`).
 
 # %%
+assert is_plausible_name("emma") and is_plausible_name("kristofer") and not is_plausible_name("xkcdq")
 sampling = results["sampling"]
 table = ["| T | top-k | top-p | model NLL of samples | new | plausible | distinct | examples |", "|---|---|---|---|---|---|---|---|"]
 for r in sampling:
