@@ -9,7 +9,8 @@ the V tokens; we sample the next token from
                   (in sorted order) is kept iff the mass strictly before it is < p -- so the token
                   that crosses the threshold is kept (Holtzman et al., 2020, "nucleus sampling").
 
-Temperature comes first, then top-k, then top-p (the order of common libraries). Generation runs
+Temperature comes first, then top-k, then top-p (the order of common libraries). The start token is
+never drawn (it never follows anything in the data). Generation runs
 as one compiled ``lax.scan`` over positions, either recomputing the whole prefix at each step
 (O(T^2) per token for attention) or, for the transformer, with a key-value cache (O(T)).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import time
 
 import jax
 import jax.numpy as jnp
@@ -159,8 +161,6 @@ def sample_words(model, vocab, key, **kwargs) -> list[str]:
 def tokens_per_second(model, vocab, *, use_cache: bool, num_samples: int = 256, repeats: int = 5,
                       seed: int = 0) -> float:
     """Generated tokens per second (best of ``repeats`` runs after one compile run), full context."""
-    import time
-
     jax.block_until_ready(generate(model, vocab, jax.random.key(seed), num_samples=num_samples, use_cache=use_cache))
     best = float("inf")
     for i in range(repeats):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import pathlib
 
 import numpy as np
 
@@ -95,8 +96,8 @@ def corpus_path():
 
 def load_names(path=None) -> list[str]:
     """The corpus as a list of names, after checking its SHA-256 (a changed file fails loudly)."""
-    path = corpus_path() if path is None else path
-    raw = open(path, "rb").read()
+    path = corpus_path() if path is None else pathlib.Path(path)
+    raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != CORPUS_SHA256:
         raise ValueError(f"corpus at {path.name!r} has SHA-256 {digest}, expected {CORPUS_SHA256} "
