@@ -118,10 +118,13 @@ ax.set_xlabel("next token $b$")
 ax.set_ylabel("previous token $a$")
 ax.set_title("bigram model $p(b \\mid a)$, add-1 smoothing", fontsize=9)
 display(fig)
+p_end = np.exp(counts.log_probs)[:, vocab.eos]  # p(> | a) for every previous token a
+assert {vocab.chars[i] for i in np.argsort(-p_end)[:4]} == set("aeny")  # the letters most likely to end a name
 
 # %% [markdown]
 # The first row (after `<`) is the distribution of first letters; the column of `>` shows which
-# letters end names (`a`, `e`, `n`, `y`). The row of `>` is flat: nothing follows the end token,
+# letters end names: after `a`, `e`, `n` or `y` a name is most likely to stop (the figure's cell
+# checks it). The row of `>` is flat: nothing follows the end token,
 # so it only holds the smoothing.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
