@@ -12,7 +12,7 @@ import pathlib
 import sys
 import time
 
-BENCHMARKS = ("throughput", "quality", "widgets", "course", "flow_matching")
+BENCHMARKS = ("throughput", "quality", "widgets", "course", "flow_matching", "transformer")
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
@@ -21,7 +21,7 @@ def run_all(names=BENCHMARKS, *, quick: bool = False, notebook_method: str | Non
     """Run the named benchmarks; a failing one is recorded as ``{"error": ...}``, not raised."""
     import dataclasses
 
-    from benchmarks import _common, course, flow_matching, quality, throughput, widgets
+    from benchmarks import _common, course, flow_matching, quality, throughput, transformer, widgets
 
     configs = {
         "throughput": (throughput.run, throughput.QUICK if quick else throughput.FULL),
@@ -29,6 +29,7 @@ def run_all(names=BENCHMARKS, *, quick: bool = False, notebook_method: str | Non
         "widgets": (widgets.run, widgets.QUICK if quick else widgets.FULL),
         "course": (course.run, course.QUICK if quick else course.FULL),
         "flow_matching": (flow_matching.run, flow_matching.QUICK if quick else flow_matching.FULL),
+        "transformer": (transformer.run, transformer.QUICK if quick else transformer.FULL),
     }
     if notebook_method is not None:
         configs["course"] = (course.run, dataclasses.replace(configs["course"][1], method=notebook_method))

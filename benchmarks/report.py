@@ -110,9 +110,10 @@ def markdown(results: dict) -> str:
              f"jax {m['versions']['jax']}, torch {m['versions']['torch']}"
              f"{' (QUICK sizes: not a result)' if results.get('quick') else ''}.", ""]
     from benchmarks import flow_matching
+    from benchmarks.transformer import markdown_lines as _transformer
 
     builders = {"throughput": _throughput, "quality": _quality, "widgets": _widgets, "course": _course,
-                "flow_matching": flow_matching.report_rows}
+                "flow_matching": flow_matching.report_rows, "transformer": _transformer}
     for name, result in results["benchmarks"].items():
         if "error" in result or name not in builders:
             lines += [f"**{name}** failed: {result.get('error', 'unknown benchmark')}", ""]

@@ -10,6 +10,8 @@ reads the clock around it (``wall_ms``); it also reports the widget's own ``Time
   latent point. Target: 30 ms median.
 - GAN lab (05_gan, ``course_lib.widgets.gan_lab``): one frame (a burst of training steps
   and a redraw of the four views). Target: 10 frames/s, i.e. a frame within 100 ms.
+- Live sampler and attention viewer (09_language_models, ``course_lib.widgets.language``): one
+  update after moving the temperature / typing a new name. Target: 50 ms median.
 
 The first interactions (compilation) are timed separately as ``first_ms``.
 """
@@ -21,7 +23,7 @@ import time
 
 from benchmarks import _common
 
-TARGETS = {"latent_explorer_median_ms": 30.0, "gan_lab_frames_per_s": 10.0}
+TARGETS = {"latent_explorer_median_ms": 30.0, "gan_lab_frames_per_s": 10.0, "language_widgets_median_ms": 50.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,10 +115,41 @@ def latent_explorer_updates(cfg: Config) -> dict:
             "timer_ms": _common.summarize(timer), "status_error": _status_error(panel)}
 
 
+def language_widget_updates(cfg: Config) -> dict:
+    """Latency of 09's live sampler (temperature slider moved) and attention viewer (a new name)."""
+    from flax import nnx
+
+    from course_lib.data import text
+    from course_lib.models.language import Transformer
+    from course_lib.reproduce import text_ladder
+    from course_lib.widgets import language
+
+    vocab = text.load_text_splits()["vocab"]
+    try:
+        model, source = text_ladder.load_language_model("transformer")[0], "pretrained checkpoint"
+    except Exception as err:  # noqa: BLE001 - measure an untrained model of the same size instead
+        model, source = Transformer(vocab.size, width=48, rngs=nnx.Rngs(0)), f"untrained ({type(err).__name__})"
+    if cfg.quick:
+        model, source = Transformer(vocab.size, width=16, num_heads=2, num_layers=1, rngs=nnx.Rngs(0)), "tiny (quick)"
+    sampler = language.live_sampler(model, vocab, prefix="ma")
+    temperatures = [0.5 + 0.05 * (i % 30) for i in range(cfg.num_updates + cfg.warmup)]
+    s_first, s_wall = _time_interactions(lambda i: setattr(sampler.controls["temperature"], "value", temperatures[i]),
+                                         cfg.num_updates, cfg.warmup)
+    viewer = language.attention_viewer(model, vocab)
+    words = ["anna", "isabella", "kristofer", "joe", "maria", "zoe"]
+    v_first, v_wall = _time_interactions(lambda i: setattr(viewer.controls["word"], "value", words[i % 6] + "s" * (i % 2)),
+                                         cfg.num_updates, cfg.warmup)
+    return {"model": source,
+            "sampler": {"first_ms": s_first, "wall_ms": _common.summarize(s_wall), "status_error": _status_error(sampler)},
+            "attention": {"first_ms": v_first, "wall_ms": _common.summarize(v_wall), "status_error": _status_error(viewer)}}
+
+
 def run(cfg: Config = FULL) -> dict:
     latent = latent_explorer_updates(cfg)
     lab = gan_lab_frames(cfg)
-    meets = {}
+    lang = language_widget_updates(cfg)
+    meets = {"language_widgets_median_ms": max(lang["sampler"]["wall_ms"]["median"],
+                                               lang["attention"]["wall_ms"]["median"]) <= 50.0}
     if "wall_ms" in latent:
         meets["latent_explorer_median_ms"] = latent["wall_ms"]["median"] <= TARGETS["latent_explorer_median_ms"]
     if "wall_ms" in lab:
@@ -124,4 +157,4 @@ def run(cfg: Config = FULL) -> dict:
     from benchmarks import widgets_vector_field  # 08_vector_fields' lab and guidance explorer
 
     fields = widgets_vector_field.run(cfg, _time_interactions, _common.summarize, _status_error)
-    return {"latent_explorer": latent, "gan_lab": lab, "vector_fields": fields, "targets": TARGETS, "meets_targets": meets}
+    return {"latent_explorer": latent, "gan_lab": lab, "vector_fields": fields, "language": lang, "targets": TARGETS, "meets_targets": meets}

@@ -43,6 +43,7 @@ EXPECT = {
     "04_vae": {"widgets": 1, "must_change": {"z1", "z2", "beta", "image a", "image b"}},
     "05_gan": {"widgets": 1, "must_change": {"target", "loss"}},
     "07_beyond": {"widgets": 2, "must_change": {"layer", "data", "t"}},
+    "09_language_models": {"widgets": 2, "must_change": {"temperature", "layer", "name"}},
 }
 
 # A status line showing a Python exception (guarded() writes "ExcType: message") means a
