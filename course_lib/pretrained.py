@@ -24,6 +24,8 @@ _VAE = "python scripts/train_vae_checkpoints.py"
 _GAN = "python scripts/train_gan_checkpoints.py"
 _BEYOND = "python scripts/train_beyond_checkpoints.py"
 _WALK = "python scripts/train_walkthrough_checkpoints.py"
+_FIELDS = "python scripts/train_vector_field_checkpoints.py"
+_LANGUAGE = "python scripts/train_language_checkpoints.py"
 
 CHECKPOINTS: dict[str, Pretrained] = {
     "vae_mnist5k_2d_beta0.5": Pretrained(_VAE, "04_vae"),
@@ -42,6 +44,11 @@ CHECKPOINTS: dict[str, Pretrained] = {
     "beyond_gan_digits": Pretrained(_BEYOND, "07_beyond"),
     "beyond_flow_moons": Pretrained(f"{_BEYOND} --only toy", "07_beyond"),
     "beyond_ddpm_moons": Pretrained(f"{_BEYOND} --only toy", "07_beyond"),
+    **{f"vf_{name}": Pretrained(_FIELDS, "08_vector_fields")
+       for name in ("ring_linear", "ring_vp", "grid_linear", "grid_vp", "checkerboard_seed0", "digits_seed0",
+                    "digits_guided_seed0")},
+    **{f"language_{name}": Pretrained(_LANGUAGE, "09_language_models")
+       for name in ("bigram_net", "mlp", "transformer")},
 }
 """Shipped checkpoints by name (the file stem in ``data/checkpoints``)."""
 

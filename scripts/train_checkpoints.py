@@ -14,7 +14,8 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 # The digit classifier comes first: the GAN and family-table scripts evaluate with it.
 ORDER = ["train_digit_classifier.py", "train_vae_checkpoints.py", "train_gan_checkpoints.py",
-         "train_walkthrough_checkpoints.py", "train_beyond_checkpoints.py"]
+         "train_walkthrough_checkpoints.py", "train_beyond_checkpoints.py",
+         "train_vector_field_checkpoints.py", "train_language_checkpoints.py"]
 
 
 def main(argv: list[str]) -> int:

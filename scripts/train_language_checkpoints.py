@@ -5,7 +5,7 @@
 Trains the ladder of course_lib.reproduce.text_ladder with seed 0 (the same code as
 ``python -m course_lib reproduce text-ladder``) and writes
 
-- data/checkpoints/language_{bigram_net,mlp,transformer}.msgpack (+ .json manifests with
+- data/checkpoints/language_{bigram_net,mlp,transformer}.safetensors (+ .json manifests with
   SHA-256), with course_lib.checkpoints;
 - data/results/text_ladder.json: the ladder rows (seed 0, the checkpoints), the test NLL of
   every rung for seeds 1 and 2 as well (what survives a change of seed); for the transformer, the sampling
@@ -64,7 +64,7 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for name, stem in tx.CHECKPOINTS.items():
         row = next(r for r in rows if r["model"] == name)
-        save_checkpoint(folder / f"{stem}.msgpack", models[name], config=models[name].config,
+        save_checkpoint(folder / f"{stem}.safetensors", models[name], config=models[name].config,
                         metadata={"trained_by": tx.SCRIPT, "seed": 0, "test_nll_nats": row["test_nll_nats"],
                                   "val_nll_nats": row["val_nll_nats"], "train_seconds": row["train_seconds"]})
     other_seeds = [r for seed in EXTRA_SEEDS for r in tx.run_ladder(seed=seed, d=d)[0]]

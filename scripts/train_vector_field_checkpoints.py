@@ -2,7 +2,7 @@
 
     python scripts/train_vector_field_checkpoints.py [--quick] [--seeds 3]
 
-Writes data/checkpoints/vf_*.msgpack (+ manifests) and data/results/vector_fields.json; the
+Writes data/checkpoints/vf_*.safetensors (+ manifests) and data/results/vector_fields.json; the
 results file is rewritten after each stage, so an interrupted run keeps what it finished. Every
 stage is also a ``python -m course_lib reproduce`` experiment (fm-checkerboard, fm-digits,
 fm-guidance); the 2-D fields, their errors and NFE curves are made only here.

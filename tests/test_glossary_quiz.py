@@ -1,4 +1,4 @@
-"""Tests for course_lib.lessons.glossary and the 08 quiz (course_lib.exercises.ch08_quiz)."""
+"""Tests for course_lib.lessons.glossary and the 10 quiz (course_lib.exercises.ch10_quiz)."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from course_lib import lessons
-from course_lib.exercises import ch08_quiz as quiz
+from course_lib.exercises import ch10_quiz as quiz
 from course_lib.lessons import glossary
 from course_lib.lessons import quiz as quiz_bank
 

@@ -1,8 +1,8 @@
 """Course content: what exists because a notebook teaches it, apart from the library's infrastructure.
 
-- ``lessons.glossary``: the bilingual glossary (08)
+- ``lessons.glossary``: the bilingual glossary (10)
 - ``lessons.timeline``: milestones of generative modelling (01)
-- ``lessons.quiz``: the self-check quiz's questions (08; the checker is ``exercises.ch08_quiz``)
+- ``lessons.quiz``: the self-check quiz's questions (10; the checker is ``exercises.ch10_quiz``)
 - ``lessons.walkthrough``: the article's program, re-created and repaired (06)
 - ``lessons.families``: miniature models of the five families (01)
 - ``lessons.games``: gradient play on the bilinear game and the Dirac GAN (03, 05)
@@ -23,7 +23,9 @@ NOTEBOOKS = {
     "05_gan": "05 The GAN",
     "06_code_walkthrough": "06 Code walkthrough",
     "07_beyond": "07 Beyond VAEs and GANs",
-    "08_faq_glossary": "08 FAQ and glossary",
+    "08_vector_fields": "08 Score matching, diffusion and flow matching",
+    "09_language_models": "09 Language models",
+    "10_faq_glossary": "10 FAQ and glossary",
 }
 """The course's notebooks: file stem (without .ipynb) -> short title."""
 

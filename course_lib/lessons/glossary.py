@@ -1,6 +1,6 @@
 """The course's bilingual glossary: key terms in English and Chinese, as data.
 
-Rendered as a table in 08_faq_glossary.ipynb ("Glossary"). Each :class:`Term` gives
+Rendered as a table in 10_faq_glossary.ipynb ("Glossary"). Each :class:`Term` gives
 the English term, the Chinese term used in Chinese textbooks, lecture notes and
 papers (with common variants), a one-line definition in our own words, and the
 notebook that teaches it. The course grew from a Chinese article, so readers can
@@ -262,12 +262,12 @@ TERMS: tuple[Term, ...] = (
     Term("Transformer", "Transformer模型",
          "A network built from attention and feed-forward layers (Vaswani et al. 2017); the model "
          "behind today's language models.", "09_language_models", ("变换器",)),
-    # --- practice (08) ---------------------------------------------------------------------
+    # --- practice (10) ---------------------------------------------------------------------
     Term("overfitting", "过拟合",
          "Fitting the training data so closely that new data are modelled worse; for a generative "
-         "model, memorising training examples.", "08_faq_glossary"),
+         "model, memorising training examples.", "10_faq_glossary"),
     Term("generalization", "泛化",
-         "How well a model does on data it was not trained on.", "08_faq_glossary"),
+         "How well a model does on data it was not trained on.", "10_faq_glossary"),
 )
 """All glossary entries, grouped by the notebook that teaches them."""
 

@@ -1,8 +1,8 @@
-"""The question bank of 08_faq_glossary.ipynb's quiz: multiple-choice questions, as data.
+"""The question bank of 10_faq_glossary.ipynb's quiz: multiple-choice questions, as data.
 
 Each :class:`Question` has lettered choices, the right letter, an explanation shown
 when the answer is right, and for each wrong choice a sentence saying why it is
-wrong. The checker that asks them and prints verdicts is :mod:`course_lib.exercises.ch08_quiz`.
+wrong. The checker that asks them and prints verdicts is :mod:`course_lib.exercises.ch10_quiz`.
 """
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate
+from course_lib.models.registry import build_from_config, register
 from course_lib.models.attention import CausalSelfAttention
 
 
@@ -82,6 +83,7 @@ class BigramCounts:
         return jnp.asarray(self.log_probs, jnp.float32)[x]
 
 
+@register
 class BigramNet(nnx.Module):
     """logits[t] = W[x_t]: the bigram model as a one-layer network (one-hot input times a (V, V) matrix)."""
 
@@ -95,12 +97,13 @@ class BigramNet(nnx.Module):
 
     @classmethod
     def from_config(cls, config: dict, rngs: nnx.Rngs | None = None) -> "BigramNet":
-        return cls(config["vocab_size"], rngs=rngs or nnx.Rngs(0))
+        return build_from_config(cls, config, rngs)
 
     def __call__(self, x):
         return self.W[...][x]  # (B, T, V)
 
 
+@register
 class ContextMLP(nnx.Module):
     """Bengio et al. (2003): logits[t] = W_2 tanh(W_1 [C(x_{t-n+1}); ...; C(x_t)] + b_1) + b_2.
 
@@ -124,8 +127,7 @@ class ContextMLP(nnx.Module):
 
     @classmethod
     def from_config(cls, config: dict, rngs: nnx.Rngs | None = None) -> "ContextMLP":
-        kw = {k: config[k] for k in ("context", "embed", "hidden")}
-        return cls(config["vocab_size"], **kw, rngs=rngs or nnx.Rngs(0))
+        return build_from_config(cls, config, rngs)
 
     def windows(self, x):
         """The last n tokens at each position: (B, T) -> (B, T, n), padded on the left with x[:, :1]."""
@@ -164,6 +166,7 @@ class Block(nnx.Module):
         return h + self.mlp(h), cache_k, cache_v
 
 
+@register
 class Transformer(nnx.Module):
     """A small causal (decoder-only) transformer over at most ``context`` tokens: (B, T) -> (B, T, V)."""
 
@@ -189,8 +192,7 @@ class Transformer(nnx.Module):
 
     @classmethod
     def from_config(cls, config: dict, rngs: nnx.Rngs | None = None) -> "Transformer":
-        kw = {k: config[k] for k in ("context", "width", "num_heads", "num_layers")}
-        return cls(config["vocab_size"], **kw, rngs=rngs or nnx.Rngs(0))
+        return build_from_config(cls, config, rngs)
 
     def blocks(self):
         return [getattr(self, f"block_{i}") for i in range(self.num_layers)]

@@ -35,6 +35,8 @@ MODEL_MODULES = [
     "course_lib.models.autoregressive",
     "course_lib.models.diffusion",
     "course_lib.evaluation.classifier",
+    "course_lib.models.vector_field",
+    "course_lib.models.language",
 ]
 """Modules that register models; :func:`model_class` imports them before looking a name up."""
 

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from course_lib import _validate
+from course_lib.models.registry import build_from_config, register
 from course_lib.fields.paths import PATHS
 
 ACTIVATIONS = {"relu": jax.nn.relu, "gelu": jax.nn.gelu, "silu": jax.nn.silu, "selu": jax.nn.selu,
@@ -41,6 +42,7 @@ def time_features(t, dim: int) -> jax.Array:
     return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
 
 
+@register
 class VectorFieldMLP(nnx.Module):
     """f_theta([x, time_features(t), label_embedding(c)]) -> (B, D).
 
@@ -92,13 +94,7 @@ class VectorFieldMLP(nnx.Module):
     @classmethod
     def from_config(cls, config: dict, *, rngs: nnx.Rngs | None = None) -> VectorFieldMLP:
         """The model described by ``config`` (as written by :attr:`config`), with fresh weights."""
-        if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict, got {type(config).__name__}")
-        config = dict(config)
-        name = config.pop("model", "VectorFieldMLP")
-        if name != "VectorFieldMLP":
-            raise ValueError(f"config describes a {name!r}, not a 'VectorFieldMLP'")
-        return cls(config.pop("dim"), tuple(config.pop("hidden")), **config, rngs=rngs or nnx.Rngs(0))
+        return build_from_config(cls, config, rngs)
 
     def __call__(self, x, t, labels=None):
         b = x.shape[0]

@@ -141,13 +141,7 @@ def read_results(path=None) -> dict:
 
 def load_language_model(name: str):
     """A trained network of the ladder, from its checkpoint: (model, manifest)."""
-    from course_lib import paths
-    from course_lib.checkpoints import load_checkpoint, read_manifest
+    from course_lib import pretrained
 
     _validate.one_of("name", name, CHECKPOINTS)
-    path = paths.checkpoint_dir() / f"{CHECKPOINTS[name]}.msgpack"
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path.name!r}; create it with: {SCRIPT}")
-    config = read_manifest(path)["config"]
-    model = lm.MODELS[config["model"]].from_config(config, rngs=nnx.Rngs(0))
-    return model, load_checkpoint(path, model, expected_config=config)
+    return pretrained.load(CHECKPOINTS[name])

@@ -211,22 +211,15 @@ def _save(save_dir, name, model, metadata):
         return
     from course_lib.checkpoints import save_checkpoint
 
-    save_checkpoint(os.path.join(save_dir, f"{name}.msgpack"), model, config=model.config,
+    save_checkpoint(os.path.join(save_dir, f"{name}.safetensors"), model, config=model.config,
                     metadata=json.loads(json.dumps(metadata)))
 
 
 def load(name: str):
     """A model saved by scripts/train_vector_field_checkpoints.py, e.g. ``vf_ring_linear`` -> (model, manifest)."""
-    from course_lib.checkpoints import load_checkpoint, read_manifest
+    from course_lib import pretrained
 
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
-    path = paths.checkpoint_dir() / f"{name}.msgpack"
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path.name!r}; create it with: "
-                                "python scripts/train_vector_field_checkpoints.py")
-    model = VectorFieldMLP.from_config(read_manifest(path)["config"])
-    return model, load_checkpoint(path, model)
+    return pretrained.load(name)
 
 
 def results_path():

@@ -27,7 +27,9 @@
 # | 05 | [The GAN](05_gan.ipynb) | the minimax game; a live GAN lab; mode collapse measured and fixed |
 # | 06 | [Code walkthrough](06_code_walkthrough.ipynb) | a flawed "VAE" program dissected, fixed into a GAN, and the VAE it promised |
 # | 07 | [Beyond VAEs and GANs](07_beyond.ipynb) | flows, diffusion and autoregressive models on the same data |
-# | 08 | [FAQ and glossary](08_faq_glossary.ipynb) | common questions; an English/Chinese glossary; a self-check quiz |
+# | 08 | [Score matching, diffusion and flow matching](08_vector_fields.ipynb) | one learned vector field: denoising score matching, flow matching, fast samplers, ODE likelihoods, classifier-free guidance |
+# | 09 | [Language models](09_language_models.ipynb) | text one character at a time: bigram counts, an MLP, a small transformer; temperature, top-k and top-p sampling |
+# | 10 | [FAQ and glossary](10_faq_glossary.ipynb) | common questions; an English/Chinese glossary; a self-check quiz |
 #
 # Each notebook states its goals and time at the top, and ends with a summary, exercises that
 # check your answer immediately, and a link to the next one.

@@ -843,5 +843,5 @@ result = ch07_beyond.check_family_choice(answer)
 # sample will become. Then run `python -m course_lib reproduce family-table --seeds 3 --json` (about
 # half an hour) and see which differences in the table survive a change of seed.
 #
-# **Next:** [08 - FAQ and glossary](08_faq_glossary.ipynb): short answers to common questions, and a
-# self-check quiz.
+# **Next:** [08 - Score matching, diffusion and flow matching](08_vector_fields.ipynb): the DDPM of this
+# notebook seen as one learned vector field, with fast samplers, ODE likelihoods and guidance.

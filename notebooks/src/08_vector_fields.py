@@ -650,4 +650,5 @@ result = ch08.check_cfg(cfg)
 # experiments: `python -m course_lib reproduce fm-checkerboard --seeds 3 --json`,
 # `reproduce fm-digits`, `reproduce fm-guidance`.
 #
-# **Next:** [the FAQ and glossary](08_faq_glossary.ipynb): short answers to common questions, and a self-check quiz.
+# **Next:** [09 - Language models](09_language_models.ipynb): the chain rule of 07's MADE applied to text, from
+# bigram counts to a small transformer.

@@ -517,4 +517,4 @@ result = ch09.check_bits_perplexity(bits_perplexity)
 # tell the MLP and the transformer apart beyond seed noise: more names (the census surname list in the
 # same `names` package has 88,799), longer strings, or more seeds? Predict the outcome before you run it.
 #
-# **Next:** the FAQ and glossary: short answers to common questions, and a self-check quiz.
+# **Next:** [10 - FAQ and glossary](10_faq_glossary.ipynb): short answers to common questions, and a self-check quiz.

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import course_lib.exercises as E
-from course_lib.exercises import ch08_quiz
+from course_lib.exercises import ch10_quiz
 from prop_harness import COUNTS, covers, good, refused
 
 CHAPTERS = ["ch01_concepts", "ch02_probability", "ch03_gradient_descent", "ch04_vae", "ch05_gan",
@@ -149,20 +149,20 @@ def test_check_choice(answer):
     good()
 
 
-@covers("course_lib.exercises.ch08_quiz.Question", "course_lib.exercises.ch08_quiz.check_answer",
-        "course_lib.exercises.ch08_quiz.check_quiz", "course_lib.exercises.ch08_quiz.question_text",
-        "course_lib.exercises.ch08_quiz.show_quiz")
+@covers("course_lib.exercises.ch10_quiz.Question", "course_lib.exercises.ch10_quiz.check_answer",
+        "course_lib.exercises.ch10_quiz.check_quiz", "course_lib.exercises.ch10_quiz.question_text",
+        "course_lib.exercises.ch10_quiz.show_quiz")
 @given(answer=st.sampled_from(["a", "zz", None, 3, _Thing(), 1j]), bad_name=st.sampled_from(["nope", 3, None]))
 def test_quiz(answer, bad_name):
-    name = sorted(ch08_quiz.QUESTIONS)[0]
-    assert isinstance(ch08_quiz.QUESTIONS[name], ch08_quiz.Question)
-    assert isinstance(ch08_quiz.question_text(name), str)
-    _quiet(ch08_quiz.show_quiz)
-    res = _quiet(ch08_quiz.check_answer, name, answer)
+    name = sorted(ch10_quiz.QUESTIONS)[0]
+    assert isinstance(ch10_quiz.QUESTIONS[name], ch10_quiz.Question)
+    assert isinstance(ch10_quiz.question_text(name), str)
+    _quiet(ch10_quiz.show_quiz)
+    res = _quiet(ch10_quiz.check_answer, name, answer)
     assert res.status in ("pass", "fail", "not_implemented")
-    refused(ch08_quiz.question_text, "name", bad_name)
-    refused(ch08_quiz.check_answer, "name", bad_name, "a")
-    refused(ch08_quiz.check_quiz, "answers_fn", bad_name)
-    n = _quiet(ch08_quiz.check_quiz, lambda: {name: answer})
+    refused(ch10_quiz.question_text, "name", bad_name)
+    refused(ch10_quiz.check_answer, "name", bad_name, "a")
+    refused(ch10_quiz.check_quiz, "answers_fn", bad_name)
+    n = _quiet(ch10_quiz.check_quiz, lambda: {name: answer})
     assert isinstance(n, int)
     good()

@@ -25,7 +25,7 @@ import scipy.stats
 from IPython.display import Markdown, display
 
 from course_lib.lessons import glossary
-from course_lib.exercises.ch08_quiz import check_quiz, show_quiz
+from course_lib.exercises.ch10_quiz import check_quiz, show_quiz
 
 print("JAX devices:", jax.devices())
 
@@ -150,7 +150,7 @@ assert abs(nll_mc - cross_entropy) < 0.01  # the check: samples against the form
 # adversarial diffusion distillation, Sauer et al. 2023, which uses a GAN loss) and consistency
 # models (Song et al. 2023) cut to a few. GANs survive as *losses*: the autoencoders of latent
 # diffusion are trained with an adversarial term (05, "Beyond this notebook").
-# → [07](07_beyond.ipynb), notebook `08_vector_fields`
+# → [07](07_beyond.ipynb), [08](08_vector_fields.ipynb)
 #
 # ### How are diffusion, score matching and flow matching related?
 #
@@ -166,7 +166,7 @@ assert abs(nll_mc - cross_entropy) < 0.01  # the check: samples against the form
 # noise prediction are affine functions of one another, so the three are the same model with
 # different parameterisations and weightings of the loss. Flow matching trains many of today's
 # image and video models (e.g. Stable Diffusion 3, Esser et al. 2024).
-# → notebook `08_vector_fields`
+# → [08](08_vector_fields.ipynb)
 #
 # ### What is guidance, and how does text-to-image generation work?
 #
@@ -178,7 +178,7 @@ assert abs(nll_mc - cross_entropy) < 0.01  # the check: samples against the form
 # log p(c | x_t) to the score. Classifier-free guidance (Ho and Salimans 2022) trains one network
 # with and without the condition (the prompt is dropped for a fraction of the examples) and
 # samples with ε̃ = (1 + w) ε_θ(x_t, c) − w ε_θ(x_t), extrapolating away from the unconditional
-# prediction; weights w of a few units are typical. → notebook `08_vector_fields`
+# prediction; weights w of a few units are typical. → [08](08_vector_fields.ipynb)
 #
 # ### Are large language models generative models?
 #
@@ -188,7 +188,7 @@ assert abs(nll_mc - cross_entropy) < 0.01  # the check: samples against the form
 # computing the conditionals (GPT, Radford et al. 2018, 2019; Brown et al. 2020). Tokenizers turn
 # text, and with learned codebooks images and audio, into such sequences. Fine-tuning on
 # instructions and human preferences (Ouyang et al. 2022) then moves the model away from the
-# pure data distribution towards useful answers. → notebook `09_language_models`
+# pure data distribution towards useful answers. → [09](09_language_models.ipynb)
 #
 # ### My model trains, but generates garbage. What should I check?
 #

@@ -1,4 +1,4 @@
-"""The self-check quiz of 08_faq_glossary.ipynb ("Self-check quiz").
+"""The self-check quiz of 10_faq_glossary.ipynb ("Self-check quiz").
 
 Each :class:`~course_lib.lessons.quiz.Question` (the bank lives in :mod:`course_lib.lessons.quiz`) has lettered choices, the right letter, an explanation shown
 when the answer is right, and for each wrong choice a sentence saying why it is
