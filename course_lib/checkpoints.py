@@ -270,7 +270,7 @@ def verify_checkpoint(path) -> dict:
 
 def _decode(path: pathlib.Path, data: bytes) -> dict:
     try:
-        flat = safetensors_numpy.load(data)
+        flat = dict(sorted(safetensors_numpy.load(data).items()))  # the reader's order is not fixed
     except (SafetensorError, ValueError, TypeError) as err:
         raise CheckpointError(f"checkpoint {str(path)!r} could not be decoded: {err}") from None
     if not isinstance(flat, dict) or not all(isinstance(v, np.ndarray) for v in flat.values()):

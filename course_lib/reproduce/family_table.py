@@ -33,6 +33,7 @@ import dataclasses
 import json
 import os
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -148,6 +149,116 @@ def anchor_fields(row: dict) -> dict:
             "vs_anchor": verdict, "beats_anchor": verdict == "below"}
 
 
+class _Run(NamedTuple):
+    """What every family's run needs: its settings, the data, the keys and the measuring tools."""
+
+    settings: object
+    splits: dict
+    x_test: np.ndarray
+    seed: int
+    eval_key: jax.Array
+    quick: bool
+    num_samples: int
+    clf: object
+    real_feats: np.ndarray
+    save: object  # save(name, model, config, metadata): writes a checkpoint when asked to
+
+
+def _run_autoregressive(run: _Run):
+    s = run.settings
+    model, result = train_made(s, run.splits, run.seed)
+    test, val = made_nll(model, run.x_test).mean(), made_nll(model, run.splits["val"]).mean()
+    sampler = jit_method(model, "sample", 1)
+    samples, ms, cpu_ms = _timed_samples(lambda n: sampler(run.eval_key, n), run.num_samples)
+    row = {"model": f"MADE, masked MLP {list(s.hidden)}, mixture of {s.num_orderings} pixel orders, "
+                    "categorical over 17 levels",
+           **_nll_fields(test, val, "exact", "autoregressive"), "train_seconds": round(result.seconds, 1),
+           "train_cpu_seconds": round(result.cpu_seconds, 1), "best_epoch": result.best_epoch,
+           "settings": _jsonable(s)}
+    images01 = samples / (NUM_LEVELS - 1)
+    run.save("made", model, {**model.config, "dropout": 0.0}, {"settings": _jsonable(s)})
+    return model, row, images01, (ms, cpu_ms)
+
+
+def _run_flow(run: _Run):
+    s = run.settings
+    model, result = train_flow(s, run.splits, run.seed)
+    test = flow_nll_bound(model, run.x_test, run.eval_key, 2 if run.quick else s.num_test_draws).mean()
+    val = flow_nll_bound(model, run.splits["val"], run.eval_key, 2 if run.quick else s.num_test_draws).mean()
+    sampler = jit_method(model, "sample", 1)
+    samples, ms, cpu_ms = _timed_samples(lambda n: fl.quantize(sampler(run.eval_key, n), NUM_LEVELS), run.num_samples)
+    row = {"model": f"RealNVP, {s.num_layers} affine couplings, uniform dequantization",
+           **_nll_fields(test, val, "upper bound: E_u[-log p(x + u)] (uniform dequantization)", "flow"),
+           "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
+           "best_epoch": result.best_epoch, "settings": _jsonable(s)}
+    images01 = samples / (NUM_LEVELS - 1)
+    run.save("flow", model, model.config, {"settings": _jsonable(s)})
+    return model, row, images01, (ms, cpu_ms)
+
+
+def _run_diffusion(run: _Run):
+    s = run.settings
+    model, schedule, result = train_ddpm(s, run.splits, run.seed)
+    sizes = {"num_exact": 3, "num_strata": 3} if run.quick else {"num_exact": s.bound_exact_t,
+                                                                 "num_strata": s.bound_strata}
+    bound = ddpm_bound(model, schedule, run.x_test, run.eval_key, **sizes)
+    val = ddpm_bound(model, schedule, run.splits["val"], run.eval_key, **sizes)["total"].mean()
+    samples, ms, cpu_ms = _timed_samples(lambda n: ddpm_sample(model, schedule, run.eval_key, n), run.num_samples)
+    row = {"model": f"DDPM, MLP noise predictor, T = {s.num_steps}",
+           **_nll_fields(bound["total"].mean(), val, "upper bound: variational bound (ELBO)", "diffusion"),
+           "bound_terms_nats": {k: round(float(bound[k].mean()), 2) for k in ("prior", "diffusion", "decoder")},
+           "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
+           "best_epoch": result.best_epoch, "settings": _jsonable(s)}
+    images01 = np.asarray(dm.data_to_levels(jnp.asarray(samples), NUM_LEVELS)) / (NUM_LEVELS - 1)
+    run.save("ddpm", model, {**model.config, "beta_1": s.beta_1, "beta_T": s.beta_T}, {"settings": _jsonable(s)})
+    return model, row, images01, (ms, cpu_ms)
+
+
+def _run_vae(run: _Run):
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model, settings, log = train_vae_family(run.splits, run.seed, run.quick)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    k = 10 if run.quick else settings.num_samples
+    test = vae_nll(model, run.x_test, run.eval_key, k)
+    val = vae_nll(model, run.splits["val"], run.eval_key, k)
+    graphdef, params = nnx.split(model)
+    vae_sampler = jax.jit(lambda p, kk, n: vae_sample_levels(nnx.merge(graphdef, p), kk, n), static_argnums=2)
+    samples, ms, cpu_ms = _timed_samples(lambda n: vae_sampler(params, run.eval_key, n), run.num_samples)
+    row = {"model": f"VAE, MLP {list(settings.hidden)}, z_dim {settings.z_dim}, categorical decoder",
+           **_nll_fields(test["nll"].mean(), val["nll"].mean(),
+                         f"importance-weighted estimate, K = {k} (an upper bound in expectation)", "VAE"),
+           "test_nelbo_nats": round(float(test["nelbo"].mean()), 2),
+           "val_nelbo_nats": round(float(val["nelbo"].mean()), 2),
+           "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+           "best_epoch": log["best_epoch"],
+           "settings": _jsonable(settings)}
+    images01 = samples / (NUM_LEVELS - 1)
+    mean01 = np.asarray(model.decode_mean(jax.random.normal(run.eval_key, (run.num_samples, model.z_dim))))
+    row["quality_of_mean_images"] = _quality(run.clf, run.real_feats, mean01)
+    run.save("vae", model, model.config, {"settings": _jsonable(settings)})
+    return model, row, images01, (ms, cpu_ms)
+
+
+def _run_gan(run: _Run):
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model = train_gan_family(run.splits, run.seed, run.quick)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    sampler = jit_method(model, "sample", 1)
+    samples, ms, cpu_ms = _timed_samples(lambda n: sampler(run.eval_key, n), run.num_samples)
+    row = {"model": f"GAN, MLP generator {list(GAN_SETTINGS['g_hidden'])}, non-saturating loss",
+           **_nll_fields(None, None, "none (implicit model: no likelihood)", "GAN"),
+           "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+           "settings": _jsonable(GAN_SETTINGS)}
+    images01 = samples
+    run.save("gan", model, model.config, {"settings": _jsonable(GAN_SETTINGS)})
+    return model, row, images01, (ms, cpu_ms)
+
+
+_RUNS = {"autoregressive": _run_autoregressive, "flow": _run_flow, "diffusion": _run_diffusion,
+         "VAE": _run_vae, "GAN": _run_gan}
+"""One function per family: train it, measure it; returns (model, row, samples in [0, 1], (ms, CPU ms) per sample)."""
+
+
 def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_dir=None,
                 settings: dict | None = None) -> list[dict]:
     """Train every family with ``seed``, measure it, and return one row per family (plus the reference).
@@ -199,82 +310,8 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
 
     for family in families:
         load = _load_average()
-        if family == "autoregressive":
-            s = chosen[family]
-            model, result = train_made(s, splits, seed)
-            test, val = made_nll(model, x_test).mean(), made_nll(model, splits["val"]).mean()
-            sampler = jit_method(model, "sample", 1)
-            samples, ms, cpu_ms = _timed_samples(lambda n: sampler(eval_key, n), num_samples)
-            row = {"model": f"MADE, masked MLP {list(s.hidden)}, mixture of {s.num_orderings} pixel orders, "
-                            "categorical over 17 levels",
-                   **_nll_fields(test, val, "exact", family), "train_seconds": round(result.seconds, 1),
-                   "train_cpu_seconds": round(result.cpu_seconds, 1), "best_epoch": result.best_epoch,
-                   "settings": _jsonable(s)}
-            images01 = samples / (NUM_LEVELS - 1)
-            save("made", model, {**model.config, "dropout": 0.0}, {"settings": _jsonable(s)})
-        elif family == "flow":
-            s = chosen[family]
-            model, result = train_flow(s, splits, seed)
-            test = flow_nll_bound(model, x_test, eval_key, 2 if quick else s.num_test_draws).mean()
-            val = flow_nll_bound(model, splits["val"], eval_key, 2 if quick else s.num_test_draws).mean()
-            sampler = jit_method(model, "sample", 1)
-            samples, ms, cpu_ms = _timed_samples(lambda n: fl.quantize(sampler(eval_key, n), NUM_LEVELS), num_samples)
-            row = {"model": f"RealNVP, {s.num_layers} affine couplings, uniform dequantization",
-                   **_nll_fields(test, val, "upper bound: E_u[-log p(x + u)] (uniform dequantization)", family),
-                   "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
-                   "best_epoch": result.best_epoch, "settings": _jsonable(s)}
-            images01 = samples / (NUM_LEVELS - 1)
-            save("flow", model, model.config, {"settings": _jsonable(s)})
-        elif family == "diffusion":
-            s = chosen[family]
-            model, schedule, result = train_ddpm(s, splits, seed)
-            sizes = {"num_exact": 3, "num_strata": 3} if quick else {"num_exact": s.bound_exact_t,
-                                                                     "num_strata": s.bound_strata}
-            bound = ddpm_bound(model, schedule, x_test, eval_key, **sizes)
-            val = ddpm_bound(model, schedule, splits["val"], eval_key, **sizes)["total"].mean()
-            samples, ms, cpu_ms = _timed_samples(lambda n: ddpm_sample(model, schedule, eval_key, n), num_samples)
-            row = {"model": f"DDPM, MLP noise predictor, T = {s.num_steps}",
-                   **_nll_fields(bound["total"].mean(), val, "upper bound: variational bound (ELBO)", family),
-                   "bound_terms_nats": {k: round(float(bound[k].mean()), 2) for k in ("prior", "diffusion", "decoder")},
-                   "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
-                   "best_epoch": result.best_epoch, "settings": _jsonable(s)}
-            images01 = np.asarray(dm.data_to_levels(jnp.asarray(samples), NUM_LEVELS)) / (NUM_LEVELS - 1)
-            save("ddpm", model, {**model.config, "beta_1": s.beta_1, "beta_T": s.beta_T},
-                 {"settings": _jsonable(s)})
-        elif family == "VAE":
-            start, cpu_start = time.perf_counter(), time.process_time()
-            model, settings, log = train_vae_family(splits, seed, quick)
-            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-            k = 10 if quick else settings.num_samples
-            test = vae_nll(model, x_test, eval_key, k)
-            val = vae_nll(model, splits["val"], eval_key, k)
-            graphdef, params = nnx.split(model)
-            vae_sampler = jax.jit(lambda p, kk, n: vae_sample_levels(nnx.merge(graphdef, p), kk, n), static_argnums=2)
-            samples, ms, cpu_ms = _timed_samples(lambda n: vae_sampler(params, eval_key, n), num_samples)
-            row = {"model": f"VAE, MLP {list(settings.hidden)}, z_dim {settings.z_dim}, categorical decoder",
-                   **_nll_fields(test["nll"].mean(), val["nll"].mean(),
-                                 f"importance-weighted estimate, K = {k} (an upper bound in expectation)", family),
-                   "test_nelbo_nats": round(float(test["nelbo"].mean()), 2),
-                   "val_nelbo_nats": round(float(val["nelbo"].mean()), 2),
-                   "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
-                   "best_epoch": log["best_epoch"],
-                   "settings": _jsonable(settings)}
-            images01 = samples / (NUM_LEVELS - 1)
-            mean01 = np.asarray(model.decode_mean(jax.random.normal(eval_key, (num_samples, model.z_dim))))
-            row["quality_of_mean_images"] = _quality(clf, real_feats, mean01)
-            save("vae", model, model.config, {"settings": _jsonable(settings)})
-        else:  # GAN
-            start, cpu_start = time.perf_counter(), time.process_time()
-            model = train_gan_family(splits, seed, quick)
-            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-            sampler = jit_method(model, "sample", 1)
-            samples, ms, cpu_ms = _timed_samples(lambda n: sampler(eval_key, n), num_samples)
-            row = {"model": f"GAN, MLP generator {list(GAN_SETTINGS['g_hidden'])}, non-saturating loss",
-                   **_nll_fields(None, None, "none (implicit model: no likelihood)", family),
-                   "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
-                   "settings": _jsonable(GAN_SETTINGS)}
-            images01 = samples
-            save("gan", model, model.config, {"settings": _jsonable(GAN_SETTINGS)})
+        run = _Run(chosen.get(family), splits, x_test, seed, eval_key, quick, num_samples, clf, real_feats, save)
+        model, row, images01, (ms, cpu_ms) = _RUNS[family](run)
         row.update(_quality(clf, real_feats, images01))
         row["ms_per_sample"] = round(ms, 3)
         row["cpu_ms_per_sample"] = round(cpu_ms, 3)

@@ -207,22 +207,9 @@ def _g_loss_kind(loss_id, fake_logits):
     return jnp.select([loss_id == i for i in range(len(kinds))], kinds)
 
 
-_STEP_CACHE: dict = {}
-
-
-def make_lab_steps(config: LabConfig) -> LabSteps:
-    """Compiled steps for ``config`` (cached by :attr:`LabConfig.static_key`)."""
-    if not isinstance(config, LabConfig):
-        raise TypeError(f"config must be a LabConfig, got {type(config).__name__}")
-    cached = _STEP_CACHE.get(config.static_key)
-    if cached is not None:
-        return cached._replace(config=config)
-    g, d = build_players(config, jax.random.key(0))
-    g_graphdef, _ = nnx.split(g, nnx.Param)
-    d_graphdef, _ = nnx.split(d, nnx.Param)
-    tx = _optimizer(config)
-    batch, pack, noise_dim, scale = config.batch_size, config.pack, config.noise_dim, config.scale
-    use_r1 = config.r1_gamma > 0  # static: the penalty's double backward is only built when used
+def _lab_networks(config: LabConfig, g_graphdef, d_graphdef):
+    """The pure functions G(params, z), D(params, x) and real_batch(key) of a lab run."""
+    batch, pack, scale = config.batch_size, config.pack, config.scale
     target, target_params = config.target, dict(config.target_params)
 
     # Input normalisation: both networks see x / scale, which keeps data of any spread near unit size.
@@ -234,6 +221,15 @@ def make_lab_steps(config: LabConfig) -> LabSteps:
 
     def real_batch(key):  # (batch * pack, 2)
         return toy.sample_toy(target, key, batch * pack, **target_params)
+
+    return G, D, real_batch
+
+
+def _lab_updates(config: LabConfig, G, D, real_batch):
+    """The lab's player updates (a traced loss kind, R1, dynamic learning rates) and D's metrics when frozen."""
+    tx = _optimizer(config)
+    batch, pack, noise_dim = config.batch_size, config.pack, config.noise_dim
+    use_r1 = config.r1_gamma > 0  # static: the penalty's double backward is only built when used
 
     def d_update(g_params, d_params, d_opt, hyper, lr_mult, key):
         k_real, k_z = jax.random.split(key)
@@ -273,6 +269,26 @@ def make_lab_steps(config: LabConfig) -> LabSteps:
         return {"d_loss": jnp.mean(_d_loss_kind(hyper.loss_id, real_logits, fake_logits)),
                 "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
                 "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "r1": jnp.float32(0)}
+
+    return d_update, g_update, current_d_metrics
+
+
+_STEP_CACHE: dict = {}
+
+
+def make_lab_steps(config: LabConfig) -> LabSteps:
+    """Compiled steps for ``config`` (cached by :attr:`LabConfig.static_key`)."""
+    if not isinstance(config, LabConfig):
+        raise TypeError(f"config must be a LabConfig, got {type(config).__name__}")
+    cached = _STEP_CACHE.get(config.static_key)
+    if cached is not None:
+        return cached._replace(config=config)
+    g, d = build_players(config, jax.random.key(0))
+    g_graphdef, _ = nnx.split(g, nnx.Param)
+    d_graphdef, _ = nnx.split(d, nnx.Param)
+    batch, pack, noise_dim = config.batch_size, config.pack, config.noise_dim
+    G, D, real_batch = _lab_networks(config, g_graphdef, d_graphdef)
+    d_update, g_update, current_d_metrics = _lab_updates(config, G, D, real_batch)
 
     def one_step(state: GANState, hyper: Hyper, key, train: jax.Array):
         # train: (2,) bool, whether D and G are updated. Traced, so the three modes share one compilation.
