@@ -105,6 +105,7 @@ def log_importance_weights(model: VAE, x, key, *, num_samples: int = 1000, batch
     _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
     if model.likelihood == "categorical":
         _validate.array("x", x, dtype_kind="int")
+    model._check_data("x", x)  # levels in 0..K-1, Bernoulli data in [0, 1]
     _validate.prng_key("key", key)
     num_samples = _validate.positive_int("num_samples", num_samples)
     if num_samples > MAX_SAMPLES:
@@ -120,7 +121,9 @@ def log_importance_weights(model: VAE, x, key, *, num_samples: int = 1000, batch
 
 
 def _check_log_weights(log_w) -> np.ndarray:
-    _validate.array("log_w", log_w, ndim=2, dtype_kind="float")
+    _validate.array("log_w", log_w, ndim=2, dtype_kind="float", min_rows=1)
+    if log_w.shape[1] == 0:
+        raise ValueError(f"log_w must hold at least one log-weight per example (K >= 1), got shape {tuple(log_w.shape)}")
     return np.asarray(log_w, np.float64)
 
 
@@ -244,7 +247,8 @@ def active_units(model: VAE, x, *, threshold: float = 0.01, batch_size: int = 50
     """
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
-    _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number")
+    _validate.array("x", x, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
+    model._check_data("x", x)
     _validate.positive_float("threshold", threshold)
     batch_size = _validate.positive_int("batch_size", batch_size)
     mus = [np.asarray(model.encode(jnp.asarray(x[s : s + batch_size]))[0]) for s in range(0, x.shape[0], batch_size)]
@@ -332,7 +336,15 @@ def gaussian_kl_full(mu_q, cov_q, mu_p, cov_p) -> jax.Array:
     """
     for name, v in (("mu_q", mu_q), ("cov_q", cov_q), ("mu_p", mu_p), ("cov_p", cov_p)):
         _validate.array(name, v, dtype_kind="float")
+    _validate.array("mu_q", mu_q, ndim=2)
+    _validate.array("mu_p", mu_p, shape=tuple(mu_q.shape))
     n, j = mu_q.shape
+    for name, cov in (("cov_q", cov_q), ("cov_p", cov_p)):
+        if tuple(cov.shape) not in ((j, j), (n, j, j)):
+            raise ValueError(f"{name} must have shape ({j}, {j}) or ({n}, {j}, {j}), got shape {tuple(cov.shape)}")
+        if _validate._is_concrete(cov):
+            for c in np.asarray(cov).reshape(-1, j, j):
+                _validate.positive_definite(name, c, semi=False)
     cov_q = jnp.broadcast_to(cov_q, (n, j, j))
     cov_p = jnp.broadcast_to(cov_p, (n, j, j))
     p_inv = jnp.linalg.inv(cov_p)

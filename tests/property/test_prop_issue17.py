@@ -96,3 +96,37 @@ def test_gan_lab_bounds_steps_and_recovers():
     panel.controls["step"].click()  # the lab still works after every failure
     assert lab.step == 2 and panel.status.text.startswith("step 2")
     COUNTS["bad"] += 3
+
+
+@given(case=st.sampled_from(["x16", "empty", "key", "huge"]))
+def test_likelihood_estimates_refuse_bad_input(case):
+    from course_lib.evaluation import likelihood as L
+    from course_lib.models import VAE
+
+    vae = VAE(4, 2, (4,), rngs=nnx.Rngs(0))
+    x = np.zeros((3, 4), np.float32)
+    args = {"x16": (x + 16, key(), 4), "empty": (x[:0], key(), 4), "key": (x, 0, 4), "huge": (x, key(), 10**9)}[case]
+    arg = {"x16": "x", "empty": "x", "key": "key", "huge": "num_samples"}[case]
+    refused(lambda: L.log_importance_weights(vae, args[0], args[1], num_samples=args[2], batch_size=3), arg)
+    if case in ("x16", "empty"):
+        refused(L.active_units, "x", vae, args[0])
+
+
+@given(bad=st.sampled_from([np.zeros((3, 0)), np.zeros((0, 4)), "w", np.zeros(4)]))
+def test_iwae_bound_refuses_bad_log_weights(bad):
+    from course_lib.evaluation import likelihood as L
+
+    refused(L.iwae_bound, "log_w", bad)
+    finite(L.iwae_bound(np.zeros((2, 3))), (2,))
+
+
+@given(scale=st.floats(0.1, 5.0))
+def test_gaussian_kl_full_refuses_non_pd(scale):
+    from course_lib.evaluation import likelihood as L
+
+    mu = np.zeros((2, 3), np.float32)
+    eye = np.eye(3, dtype=np.float32)
+    finite(L.gaussian_kl_full(mu, scale * eye, mu, eye), (2,))
+    refused(L.gaussian_kl_full, "cov_q", mu, -scale * eye, mu, eye)
+    refused(L.gaussian_kl_full, "cov_p", mu, eye, mu, np.zeros((2, 2), np.float32))
+    refused(L.gaussian_kl_full, "mu_p", mu, eye, mu[:, :2], eye)
