@@ -65,7 +65,7 @@ def main() -> int:
     for name, stem in tx.CHECKPOINTS.items():
         row = next(r for r in rows if r["model"] == name)
         save_checkpoint(folder / f"{stem}.safetensors", models[name], config=models[name].config,
-                        metadata={"trained_by": tx.SCRIPT, "seed": 0, "test_nll_nats": row["test_nll_nats"],
+                        metadata={"command": tx.SCRIPT, "trained_by": tx.SCRIPT, "seed": 0, "test_nll_nats": row["test_nll_nats"],
                                   "val_nll_nats": row["val_nll_nats"], "train_seconds": row["train_seconds"]})
     other_seeds = [r for seed in EXTRA_SEEDS for r in tx.run_ladder(seed=seed, d=d)[0]]
     seed_nll = {r["model"]: {"0": r["test_nll_nats"]} for r in rows}

@@ -140,14 +140,14 @@ def test_dirac_step_matches_autodiff_of_the_value():
     # R1: D ascends V - gamma * R1(logit).
     gamma = 0.3
     g_psi_r1 = jax.grad(lambda p: _value(theta, p) - gamma * _r1(p))(psi)
-    path = engine.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="simultaneous", r1_gamma=gamma)
+    path = games.dirac_gan(theta, psi, lr=lr, num_steps=1, mode="simultaneous", r1_gamma=gamma)
     np.testing.assert_allclose(path[1, 1], psi + lr * g_psi_r1, rtol=1e-6)
 
 
 def test_dirac_discriminator_learns_to_reject_the_fake():
     # The course's convention: D = sigmoid(psi x) is the probability of "real". One D step with the
     # fake at theta = 1 must lower D(fake) (the mirrored convention would raise it).
-    path = engine.dirac_gan(1.0, 0.0, lr=0.5, num_steps=1, mode="alternating")
+    path = games.dirac_gan(1.0, 0.0, lr=0.5, num_steps=1, mode="alternating")
     assert jax.nn.sigmoid(path[1, 1] * 1.0) < 0.5
 
 

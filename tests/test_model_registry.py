@@ -31,6 +31,11 @@ EXAMPLES = {
              "dropout": 0.0, "activation": "relu"},
     "EpsModel": {"dim": 2, "num_steps": 10, "hidden": [4, 4], "time_dim": 4, "activation": "gelu"},
     "DigitClassifier": {"in_dim": 6, "hidden": [5, 4], "num_classes": 3, "activation": "relu"},
+    "VectorFieldMLP": {"dim": 2, "hidden": [4, 4], "time_dim": 4, "num_classes": 3, "label_dim": 2,
+                       "activation": "silu", "prediction": "velocity", "path": "linear"},
+    "BigramNet": {"vocab_size": 5},
+    "ContextMLP": {"vocab_size": 5, "context": 3, "embed": 2, "hidden": 4},
+    "Transformer": {"vocab_size": 5, "context": 6, "width": 8, "num_heads": 2, "num_layers": 2},
 }
 
 

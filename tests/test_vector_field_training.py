@@ -18,8 +18,8 @@ def test_config_round_trip_and_checkpoint(tmp_path):
     m = VectorFieldMLP(3, (16, 8), time_dim=8, num_classes=4, prediction="eps", path="vp", rngs=nnx.Rngs(1))
     m2 = VectorFieldMLP.from_config(m.config)
     assert m2.config == m.config
-    save_checkpoint(tmp_path / "m.msgpack", m, config=m.config)
-    load_checkpoint(tmp_path / "m.msgpack", m2, expected_config=m.config)
+    save_checkpoint(tmp_path / "m.safetensors", m, config=m.config)
+    load_checkpoint(tmp_path / "m.safetensors", m2, expected_config=m.config)
     x, t, lab = jnp.ones((5, 3)), jnp.linspace(0, 1, 5), jnp.array([0, 1, 2, 3, 4])
     assert np.allclose(m(x, t, lab), m2(x, t, lab))
     assert np.allclose(m(x, t), m(x, t, jnp.full((5,), 4)))  # no labels = the null label

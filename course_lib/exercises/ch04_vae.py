@@ -13,7 +13,7 @@ import numpy as np
 
 from course_lib import losses
 from course_lib.evaluation.likelihood import iwae_bound
-from course_lib.exercises.core import Case, CheckResult, _require_numeric, check_choice, check_function
+from course_lib.exercises.core import Case, CheckResult, require_numeric, check_choice, check_function
 
 
 def _normal(seed: int, shape, scale: float = 1.0):
@@ -43,7 +43,7 @@ def _with_gradient(fn):
     """fn -> (z, d sum(z) / d logvar): the gradient is what the reparameterization trick is for."""
 
     def wrapped(mu, logvar, eps):
-        z = _require_numeric(fn(mu, logvar, eps), f"an array z of shape {tuple(mu.shape)}")
+        z = require_numeric(fn(mu, logvar, eps), f"an array z of shape {tuple(mu.shape)}")
         grad = jax.grad(lambda lv: jnp.sum(fn(mu, lv, eps)))(logvar)
         return z, grad
 

@@ -35,7 +35,7 @@ class _WrongReturn(Exception):
     the wrong kind to be processed further (e.g. differentiated); its text is the verdict."""
 
 
-def _require_numeric(got, expected_text: str):
+def require_numeric(got, expected_text: str):
     """Raise :class:`_WrongReturn` unless ``got`` is a number or numeric array."""
     kind = None
     if isinstance(got, (bool, int, float, np.number)) or hasattr(got, "dtype"):

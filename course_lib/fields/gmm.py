@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from course_lib import _validate
 from course_lib.data.toy import GaussianMixture
-from course_lib.fields.paths import _cols
+from course_lib.fields.paths import cols
 
 
 def _check(mixture, x):
@@ -32,7 +32,7 @@ def _check(mixture, x):
 def posterior(mixture: GaussianMixture, path, x, t):
     """(responsibilities (B, K), E[x_0 | x_t = x] (B, D), E[eps | x_t = x] (B, D), score (B, D)) exactly."""
     _check(mixture, x)
-    a, s, _, _ = _cols(path, t, x)  # (B, 1) each
+    a, s, _, _ = cols(path, t, x)  # (B, 1) each
     means = jnp.asarray(mixture.means)  # (K, D)
     var = a**2 * mixture.std**2 + s**2  # (B, 1)
     diff = x[:, None, :] - a[:, :, None] * means[None]  # (B, K, D): x - alpha m_k
@@ -52,14 +52,14 @@ def score(mixture: GaussianMixture, path, x, t):
 def velocity(mixture: GaussianMixture, path, x, t):
     """The marginal velocity v(x, t) = alpha' E[x_0 | x] + sigma' E[eps | x] (B, D)."""
     _, x0, eps, _ = posterior(mixture, path, x, t)
-    _, _, da, ds = _cols(path, t, x)
+    _, _, da, ds = cols(path, t, x)
     return da * x0 + ds * eps
 
 
 def log_density(mixture: GaussianMixture, path, x, t):
     """log p_t(x) (B,) of the noised mixture."""
     _check(mixture, x)
-    a, s, _, _ = _cols(path, t, x)
+    a, s, _, _ = cols(path, t, x)
     var = a**2 * mixture.std**2 + s**2
     means = jnp.asarray(mixture.means)
     d2 = jnp.sum((x[:, None, :] - a[:, :, None] * means[None]) ** 2, -1)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from course_lib import _validate
-from course_lib.fields.paths import _as_path
+from course_lib.fields.paths import as_path
 
 
 def divergence(velocity_fn, x, t):
@@ -35,7 +35,7 @@ def ode_log_likelihood(velocity_fn, path, x0, *, num_steps: int = 100):
 
     Also returns x_1 (B, D), where the ODE carried the data. Pure and jittable.
     """
-    path = _as_path(path)
+    path = as_path(path)
     num_steps = _validate.positive_int("num_steps", num_steps)
     ts = jnp.linspace(path.t_min, 1.0, num_steps + 1)
     b, d = x0.shape

@@ -46,13 +46,13 @@ def get_path(name: str) -> GaussianPath:
     return GaussianPath(name, 1e-3 if name == "vp" else 0.0)
 
 
-def _as_path(path) -> GaussianPath:
+def as_path(path) -> GaussianPath:
     return path if isinstance(path, GaussianPath) else get_path(path)
 
 
 def coefficients(path, t):
     """(alpha_t, sigma_t, d alpha_t / dt, d sigma_t / dt) at times t (any shape), as arrays of t's shape."""
-    path = _as_path(path)
+    path = as_path(path)
     t = jnp.asarray(t, jnp.float32)
     if path.name == "linear":
         return 1.0 - t, t, -jnp.ones_like(t), jnp.ones_like(t)
@@ -67,7 +67,7 @@ def coefficients(path, t):
     return alpha, sigma, d_alpha, d_sigma
 
 
-def _cols(path, t, like):
+def cols(path, t, like):
     """Coefficients as (B, 1) columns for a batch of points ``like`` (B, D); t is a scalar or (B,)."""
     t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), like.shape[:1])
     return tuple(c[:, None] for c in coefficients(path, t))
@@ -75,13 +75,13 @@ def _cols(path, t, like):
 
 def sample_path(path, x0, t, eps):
     """x_t = alpha_t x_0 + sigma_t eps (B, D); t scalar or (B,)."""
-    a, s, _, _ = _cols(path, t, x0)
+    a, s, _, _ = cols(path, t, x0)
     return a * x0 + s * eps
 
 
 def conditional_velocity(path, x0, t, eps):
     """u_t(x_t | x_0) = alpha'_t x_0 + sigma'_t eps: the velocity of one noised point, the flow-matching target."""
-    _, _, da, ds = _cols(path, t, x0)
+    _, _, da, ds = cols(path, t, x0)
     return da * x0 + ds * eps
 
 
@@ -98,7 +98,7 @@ def sde_coefficients(path, t):
 def to_x0_eps(path, x, t, prediction, value):
     """(x0_hat, eps_hat) from the network's output ``value`` of kind ``prediction`` at (x, t)."""
     _validate.one_of("prediction", prediction, PREDICTIONS)
-    a, s, da, ds = _cols(path, t, x)
+    a, s, da, ds = cols(path, t, x)
     if prediction == "eps":
         return (x - s * value) / a, value
     if prediction == "score":
@@ -117,11 +117,11 @@ def convert(path, x, t, value, *, source: str, target: str):
     """
     _validate.one_of("target", target, PREDICTIONS)
     x0, eps = to_x0_eps(path, x, t, source, value)
-    a, s, da, ds = _cols(path, t, x)
+    a, s, da, ds = cols(path, t, x)
     return {"x0": x0, "eps": eps, "score": -eps / s, "velocity": da * x0 + ds * eps}[target]
 
 
 def velocity_from_score(path, x, t, score):
     """v = (alpha'/alpha) x - (sigma sigma' - (alpha'/alpha) sigma^2) score = f x - g^2/2 score: the probability-flow ODE."""
-    a, s, da, ds = _cols(path, t, x)
+    a, s, da, ds = cols(path, t, x)
     return (da / a) * x - (s * ds - (da / a) * s**2) * score

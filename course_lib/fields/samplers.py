@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from course_lib import _validate
-from course_lib.fields.paths import _as_path, _cols, to_x0_eps
+from course_lib.fields.paths import as_path, cols, to_x0_eps
 
 SAMPLERS = ("euler", "heun", "ddim", "ancestral")
 EVALS_PER_STEP = {"euler": 1, "heun": 2, "ddim": 1, "ancestral": 1}
@@ -45,7 +45,7 @@ def nfe(sampler: str, num_steps: int) -> int:
 
 def time_grid(path, num_steps: int) -> jax.Array:
     """(N + 1,) times from 1 down to the path's t_min."""
-    return jnp.linspace(1.0, _as_path(path).t_min, num_steps + 1)
+    return jnp.linspace(1.0, as_path(path).t_min, num_steps + 1)
 
 
 def _step(velocity_fn, path, sampler, x, t, t_next, z):
@@ -59,10 +59,10 @@ def _step(velocity_fn, path, sampler, x, t, t_next, z):
         x_pred = x + h * v
         return x + 0.5 * h * (v + velocity_fn(x_pred, tnb))
     x0, eps = to_x0_eps(path, x, tb, "velocity", v)
-    a_next, s_next, _, _ = _cols(path, tnb, x)
+    a_next, s_next, _, _ = cols(path, tnb, x)
     if sampler == "ddim":
         return a_next * x0 + s_next * eps
-    a, s, _, _ = _cols(path, tb, x)  # ancestral: q(x_{t'} | x_t, x_0) with a_{t|t'} = a_t / a_t'
+    a, s, _, _ = cols(path, tb, x)  # ancestral: q(x_{t'} | x_t, x_0) with a_{t|t'} = a_t / a_t'
     a_ts = a / a_next
     var_ts = jnp.maximum(s**2 - a_ts**2 * s_next**2, 0.0)
     mean = a_ts * s_next**2 / s**2 * x + a_next * var_ts / s**2 * x0
@@ -76,7 +76,7 @@ def integrate(velocity_fn, path, x1, *, sampler: str = "euler", num_steps: int =
     Returns:
       x at t_min (B, D), or (x, xs) with xs (N + 1, B, D), xs[0] = x_1.
     """
-    path = _as_path(path)
+    path = as_path(path)
     num_steps = check_sampler(sampler, num_steps)
     ts = time_grid(path, num_steps)
     if sampler == "ancestral":
@@ -139,7 +139,7 @@ def annealed_langevin(score_fn, path, x, key, *, num_levels: int = 10, steps_per
     def level(x, inputs):
         t, k = inputs
         tb = jnp.full((x.shape[0],), t)
-        _, s, _, _ = _cols(path, tb, x)
+        _, s, _, _ = cols(path, tb, x)
         delta = step_scale * s**2
 
         def body(x, kk):

@@ -80,17 +80,22 @@ def dirac_gan(theta: float, psi: float, *, lr: float, num_steps: int, mode: str 
     """Gradient steps on the Dirac GAN (Mescheder et al., 2018); returns the (num_steps + 1, 2) path.
 
     The data is a point mass at 0, the generator a point mass at theta, the discriminator
-    D(x) = sigmoid(psi * x). The value function is
+    D(x) = sigmoid(psi * x), the probability that x is *real* (the convention of 05_gan.ipynb,
+    section 1: logit l(x) = psi * x). The value function of section 1 is then
 
-        V(theta, psi) = f(psi * theta) + f(0),   f(t) = log sigmoid(t),
+        V(theta, psi) = log D(0) + log(1 - D(theta)) = f(0) + f(-psi * theta),   f(t) = log sigmoid(t),
 
-    which D maximises over psi and G minimises over theta; the equilibrium is (0, 0). With
-    f'(t) = sigmoid(-t), the gradient steps are
+    which D maximises over psi and G minimises over theta; the equilibrium is (0, 0).
+    (Mescheder et al. write f(psi * theta) + f(0): their logit is large on *fakes*; the two
+    conventions are mirror images under psi -> -psi.) R1 penalises the gradient of the logit on
+    real data, (gamma / 2) |d l / dx|^2 = (gamma / 2) psi^2. With f'(t) = sigmoid(-t), so that
+    f'(-psi * theta) = sigmoid(psi * theta) = D(theta), the gradient steps are
 
-        psi   <- psi   + lr * (f'(psi * theta) * theta - r1_gamma * psi)     (R1 adds -gamma psi)
-        theta <- theta - lr *  f'(psi * theta) * psi
+        psi   <- psi   + lr * (-D(theta) * theta - r1_gamma * psi)     (ascent on V - R1)
+        theta <- theta + lr *   D(theta) * psi                         (descent on V)
 
     ``simultaneous``: both from the same old point; ``alternating``: D first, then G with the new psi.
+    Taught in 05_gan.ipynb, section 5.
     """
     theta = float(_validate.real_in_range("theta", theta, -1e6, 1e6))
     psi = float(_validate.real_in_range("psi", psi, -1e6, 1e6))
@@ -99,17 +104,18 @@ def dirac_gan(theta: float, psi: float, *, lr: float, num_steps: int, mode: str 
     _validate.one_of("mode", mode, UPDATES)
     r1_gamma = _validate.positive_float("r1_gamma", r1_gamma, allow_zero=True)
 
-    def fprime(t):  # sigmoid(-t), written so that exp never overflows
-        if t >= 0:
-            e = math.exp(-t)
-            return e / (1.0 + e)
-        return 1.0 / (1.0 + math.exp(t))
+    def d_fake(p, t):  # D(theta) = sigmoid(p * t), written so that exp never overflows
+        u = p * t
+        if u >= 0:
+            return 1.0 / (1.0 + math.exp(-u))
+        e = math.exp(u)
+        return e / (1.0 + e)
 
     path = [(theta, psi)]
     for _ in range(num_steps):
-        new_psi = psi + lr * (fprime(psi * theta) * theta - r1_gamma * psi)
+        new_psi = psi + lr * (-d_fake(psi, theta) * theta - r1_gamma * psi)
         psi_for_g = new_psi if mode == "alternating" else psi
-        theta = theta - lr * fprime(psi_for_g * theta) * psi_for_g
+        theta = theta + lr * d_fake(psi_for_g, theta) * psi_for_g
         psi = new_psi
         path.append((theta, psi))
     return np.asarray(path)

@@ -212,7 +212,7 @@ def _save(save_dir, name, model, metadata):
     from course_lib.checkpoints import save_checkpoint
 
     save_checkpoint(os.path.join(save_dir, f"{name}.safetensors"), model, config=model.config,
-                    metadata=json.loads(json.dumps(metadata)))
+                    metadata=json.loads(json.dumps({"command": "python scripts/train_vector_field_checkpoints.py", **metadata})))
 
 
 def load(name: str):

@@ -394,7 +394,7 @@ assert abs(grad_ns - grad_mm) > 0.1  # two different directions from the same po
 # penalty** on real data, $\tfrac{\gamma}{2}\|\nabla_x \ell(x)\|^2$. R1 penalises the gradient of
 # the discriminator's *logit*, not of the probability $D$; here $\nabla_x \ell = \psi$, so the
 # penalty is $\tfrac{\gamma}{2}\psi^2$. First a check that can fail: one step of
-# `engine.dirac_gan` must equal one gradient step on $V$ written with probabilities, exactly as
+# `games.dirac_gan` must equal one gradient step on $V$ written with probabilities, exactly as
 # section 1 wrote it (`jax.grad`), and the discriminator's step must lower $D$ on the fake.
 
 # %%
@@ -405,10 +405,10 @@ def dirac_value(theta, psi):  # section 1's V for the Dirac GAN, with probabilit
 theta0, psi0, eta, gamma = 0.7, -1.3, 0.1, 0.3
 d_theta, d_psi = jax.grad(dirac_value, argnums=(0, 1))(theta0, psi0)
 d_psi_r1 = d_psi - gamma * jax.grad(lambda p: 0.5 * jax.grad(lambda x: p * x)(0.0) ** 2)(psi0)  # minus R1's gradient
-step = engine.dirac_gan(theta0, psi0, lr=eta, num_steps=1, mode="simultaneous", r1_gamma=gamma)[1]
+step = games.dirac_gan(theta0, psi0, lr=eta, num_steps=1, mode="simultaneous", r1_gamma=gamma)[1]
 print(f"engine: {np.round(step, 6)}   by jax.grad of V - R1: {np.round([theta0 - eta * d_theta, psi0 + eta * d_psi_r1], 6)}")
 assert np.allclose(step, [theta0 - eta * d_theta, psi0 + eta * d_psi_r1], atol=1e-6)
-psi1 = engine.dirac_gan(1.0, 0.0, lr=0.5, num_steps=1, mode="alternating")[1, 1]  # fake at theta = 1
+psi1 = games.dirac_gan(1.0, 0.0, lr=0.5, num_steps=1, mode="alternating")[1, 1]  # fake at theta = 1
 assert jax.nn.sigmoid(psi1 * 1.0) < 0.5  # after one step, D calls the fake "fake"
 
 # %%

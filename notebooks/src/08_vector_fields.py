@@ -33,7 +33,7 @@
 # classifier of 05 and the recorded results.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax

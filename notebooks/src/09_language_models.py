@@ -27,7 +27,7 @@
 # pretrained networks.
 
 # %% tags=["nbval-ignore-output"]
-%matplotlib inline
+# %matplotlib inline
 import math
 
 import jax
