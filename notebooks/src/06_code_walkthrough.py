@@ -39,6 +39,7 @@ from course_lib import data, losses, plotting, pretrained
 from course_lib.lessons import walkthrough as wt
 from course_lib.checkpoints import load_checkpoint
 from course_lib.evaluation import pca
+from course_lib.paths import data_dir
 from course_lib.exercises.ch06_walkthrough import (check_discriminator_loss, check_negative_elbo,
                                                    check_to_unit_interval)
 from course_lib.models import count_params
@@ -440,7 +441,7 @@ assert np.allclose(output_bias_grad, by_hand, atol=1e-6)
 # %%
 import json  # here rather than in the setup cell: only this cell reads a recorded result
 
-fix3 = json.loads((checkpoint_dir().parent / "results" / "walkthrough_fix3_ablation.json").read_text())
+fix3 = json.loads((data_dir() / "results" / "walkthrough_fix3_ablation.json").read_text())
 print(f"{fix3['steps']} steps, seeds {fix3['seeds']}; Fréchet distance to the test digits (lower is better):")
 for name, row in fix3["recipes"].items():
     print(f"  {name:38s} mean {row['fd_mean']:5.1f}   per seed {row['fd_per_seed']}")

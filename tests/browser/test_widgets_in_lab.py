@@ -43,13 +43,15 @@ EXPECT = {
     "04_vae": {"widgets": 1, "must_change": {"z1", "z2", "beta", "image a", "image b"}},
     "05_gan": {"widgets": 1, "must_change": {"target", "loss"}},
     "07_beyond": {"widgets": 2, "must_change": {"layer", "data", "t"}},
+    "08_vector_fields": {"widgets": 2, "must_change": {"data", "path", "sampler", "steps", "digit", "weight w"}},
     "09_language_models": {"widgets": 2, "must_change": {"temperature", "layer", "name"}},
 }
 
-# A status line showing a Python exception (guarded() writes "ExcType: message") means a
+# A status line showing an unexpected Python exception (guarded() writes "unexpected error
+# (ExcType): message"; older code wrote "ExcType: message") means a
 # callback crashed. Other warnings ("diverged at step 7 ... try a smaller learning rate")
 # are the widget teaching something, and are reported but allowed.
-CRASH = re.compile(r"\u26a0\s*[A-Za-z_][\w.]*(?:Error|Exception)\s*:")
+CRASH = re.compile(r"\u26a0\s*(?:[A-Za-z_][\w.]*(?:Error|Exception)\s*:|unexpected error \()")
 TIMING = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s)\b")
 
 
