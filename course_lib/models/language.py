@@ -233,6 +233,9 @@ class Transformer(nnx.Module):
         if isinstance(position, int) and not 0 <= position < self.context:
             raise ValueError(f"position must be in 0..{self.context - 1} (the context), got {position}")
         cache_k, cache_v = cache
+        if token.shape[0] != cache_k.shape[1]:
+            raise ValueError(f"token must have one entry per cached sequence ({cache_k.shape[1]},), got shape {token.shape}")
+        position = jnp.asarray(position, jnp.int32)
         h = self.token_embed(token[:, None]) + self.position_embed(position)[None, None]  # (B, 1, D)
         new_k, new_v = [], []
         for i, block in enumerate(self.blocks()):

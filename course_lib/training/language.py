@@ -137,7 +137,13 @@ def train_language_model(model, tokens, mask, *, key, num_steps: int = 2000, bat
       num_steps: total steps, a multiple of ``steps_per_call``.
       val: optional ``(tokens, mask)``; then the parameters with the best validation NLL are kept.
     """
+    _validate.instance("model", model, nnx.Module, "a trainable language model (BigramNet, ContextMLP or Transformer)")
     key = _validate.prng_key("key", key)
+    _validate.array("tokens", tokens, ndim=2, dtype_kind="int", min_rows=1)
+    _validate.levels("tokens", tokens, model.vocab_size)
+    _validate.array("mask", mask, shape=(tokens.shape[0], tokens.shape[1] - 1), dtype_kind="number")
+    if val is not None and not (isinstance(val, tuple) and len(val) == 2):
+        raise TypeError(f"val must be a (tokens, mask) pair or None, got {type(val).__name__}")
     num_steps = _validate.positive_int("num_steps", num_steps)
     steps_per_call = _validate.positive_int("steps_per_call", steps_per_call)
     batch_size = _validate.positive_int("batch_size", batch_size)

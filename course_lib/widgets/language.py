@@ -112,8 +112,8 @@ def _attention_fn(graphdef):
 
 def render_attention(trace: dict, layer: int) -> str:
     """One HTML table per head: row i (query) shaded by how much position i attends to each j <= i."""
-    weights = trace["weights"]
     _check_trace(trace, ("weights", "chars"))
+    weights = trace["weights"]
     layer = _validate.positive_int("layer", layer, minimum=0)
     if layer >= weights.shape[0]:
         raise ValueError(f"layer must be in 0..{weights.shape[0] - 1}, got {layer}")

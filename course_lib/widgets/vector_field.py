@@ -62,6 +62,8 @@ def render_field_lab(model, state: dict, step: int, *, limits: float = 3.5):
 
     Returns (Figure, summary dict with t, the step and the spread of x_t).
     """
+    if not isinstance(state, dict) or not {"xs", "ts"} <= set(state):
+        raise TypeError(f"state must be the dict of field_lab_state(model, ...), got {type(state).__name__}")
     xs, ts = state["xs"], state["ts"]
     step = _validate.positive_int("step", step, minimum=0)
     if step >= len(ts):
@@ -115,6 +117,8 @@ def render_field_lab_image(model, state: dict, step: int, *, limits: float = 3.5
     Right: the first trajectories up to t_step (grey) and the final samples (dark).
     Returns (image, summary dict with t, the step and the spread of x_t).
     """
+    if not isinstance(state, dict) or not {"xs", "ts"} <= set(state):
+        raise TypeError(f"state must be the dict of field_lab_state(model, ...), got {type(state).__name__}")
     xs, ts = state["xs"], state["ts"]
     step = _validate.positive_int("step", step, minimum=0)
     if step >= len(ts):
