@@ -175,6 +175,14 @@ def save_checkpoint(path, model, *, config: dict, metadata: dict | None = None) 
 
 def encode_arrays(flat: dict) -> bytes:
     """The safetensors bytes of a flat ``{name: numpy array}`` dict (deterministic for equal input)."""
+    if not isinstance(flat, dict):
+        raise TypeError(f"flat must be a dict {{name: array}}, got {type(flat).__name__}")
+    for name, value in flat.items():
+        if not isinstance(name, str):
+            raise TypeError(f"flat must have string names, got the key {name!r} ({type(name).__name__})")
+        if not hasattr(value, "dtype") or np.dtype(value.dtype).kind not in "biuf":
+            raise TypeError(f"flat[{name!r}] must be a numeric array, got {type(value).__name__}"
+                            f"{' of dtype ' + str(value.dtype) if hasattr(value, 'dtype') else ''}")
     return safetensors_numpy.save({k: np.ascontiguousarray(v) for k, v in flat.items()})
 
 

@@ -48,13 +48,25 @@ def check_sampling(temperature, top_k, top_p) -> tuple[float, int | None, float]
     return temperature, top_k, float(top_p)
 
 
+def _check_logits(logits):
+    _validate.array("logits", logits, dtype_kind="float", finite=False)
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits must have at least one token on its last axis, got shape {tuple(logits.shape)}")
+
+
 def apply_temperature(logits, temperature):
     """z / T (the softmax comes after: dividing probabilities by T would change nothing)."""
+    _check_logits(logits)
+    if not hasattr(temperature, "shape"):  # a traced temperature inside jit was checked by its caller
+        _validate.positive_float("temperature", temperature)
     return logits / temperature
 
 
 def top_k_filter(logits, k):
     """Keep the k largest logits on the last axis, set the others to -inf (ties at the k-th are kept)."""
+    _check_logits(logits)
+    if not hasattr(k, "shape"):
+        _validate.positive_int("k", k)
     k = jnp.clip(k, 1, logits.shape[-1])
     kth = jnp.take_along_axis(jnp.sort(logits, axis=-1)[..., ::-1], jnp.broadcast_to(k - 1, logits.shape[:-1])[..., None],
                               axis=-1)
@@ -67,6 +79,9 @@ def top_p_filter(logits, p):
     Implemented without a scatter: the kept tokens are those at least as probable as the last
     kept one in sorted order (tokens tied with it are kept too).
     """
+    _check_logits(logits)
+    if not hasattr(p, "shape"):
+        check_sampling(1.0, None, p)
     probs = jax.nn.softmax(logits, axis=-1)
     sorted_p = jnp.sort(probs, axis=-1)[..., ::-1]
     mass_before = jnp.cumsum(sorted_p, axis=-1) - sorted_p
@@ -128,10 +143,20 @@ def generate(model, vocab, key, *, num_samples: int = 1, prefix: str = "", tempe
     ``length`` defaults to the model's context (transformer, MLP) or 12. ``use_cache`` needs a
     model with ``decode`` and ``init_cache`` (the transformer).
     """
+    from course_lib.data.text import Vocabulary
+    from course_lib.models.language import BigramCounts
+
+    if not isinstance(model, (BigramCounts, nnx.Module)):
+        raise TypeError(f"model must be a language model (BigramCounts, BigramNet, ContextMLP or Transformer), "
+                        f"got {type(model).__name__}")
+    _validate.instance("vocab", vocab, Vocabulary, "a course_lib.data.text.Vocabulary")
+    _validate.boolean("use_cache", use_cache)
+    _validate.boolean("greedy", greedy)
     key = _validate.prng_key("key", key)
     num_samples = _validate.positive_int("num_samples", num_samples)
     temperature, top_k, top_p = check_sampling(temperature, top_k, top_p)
     length = _validate.positive_int("length", length if length is not None else getattr(model, "context", 12))
+    _validate.sample_count("num_samples", num_samples, per_sample=(length + 1) * vocab.size)
     if hasattr(model, "decode") and length > model.context:
         raise ValueError(f"length must be <= the model's context {model.context}, got {length}")
     ids = vocab.encode(prefix, name="prefix")
@@ -161,6 +186,11 @@ def sample_words(model, vocab, key, **kwargs) -> list[str]:
 def tokens_per_second(model, vocab, *, use_cache: bool, num_samples: int = 256, repeats: int = 5,
                       seed: int = 0) -> float:
     """Generated tokens per second (best of ``repeats`` runs after one compile run), full context."""
+    _validate.boolean("use_cache", use_cache)
+    repeats = _validate.positive_int("repeats", repeats, maximum=100, why="the best of 100 runs is already stable")
+    if not hasattr(model, "context"):
+        raise TypeError(f"model must be a language model with a context (ContextMLP or Transformer), "
+                        f"got {type(model).__name__}")
     jax.block_until_ready(generate(model, vocab, jax.random.key(seed), num_samples=num_samples, use_cache=use_cache))
     best = float("inf")
     for i in range(repeats):

@@ -58,6 +58,8 @@ def variable_type(variable) -> type:
 
 def flat_variables(model):
     """``(names, variables, treedef)`` of the model's saved state, in a fixed order."""
+    if not isinstance(model, nnx.Module):
+        raise TypeError(f"model must be a flax.nnx.Module, got {type(model).__name__}")
     state = nnx.state(model, SAVED)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_variable)
     names = [path_to_name(p) for p, _ in leaves]

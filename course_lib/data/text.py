@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import pathlib
 
 import numpy as np
@@ -77,8 +78,16 @@ class Vocabulary:
                              f"got {text!r}")
         return [index[c] for c in text]
 
+    def __post_init__(self):
+        if not isinstance(self.letters, str):
+            raise TypeError(f"letters must be a str of distinct characters, got {type(self.letters).__name__}")
+        if len(set(self.letters)) != len(self.letters) or BOS in self.letters or EOS in self.letters:
+            raise ValueError(f"letters must be distinct characters other than {BOS!r} and {EOS!r}, got {self.letters!r}")
+
     def decode(self, tokens) -> str:
         """Letters of ``tokens``, stopping at the first end token and skipping start tokens."""
+        _validate.array("tokens", np.asarray(tokens) if isinstance(tokens, (list, tuple)) else tokens, dtype_kind="int")
+        _validate.levels("tokens", tokens, self.size)
         out = []
         for t in np.asarray(tokens).reshape(-1):
             t = int(t)
@@ -89,6 +98,17 @@ class Vocabulary:
         return "".join(out)
 
 
+def _check_words(words):
+    if isinstance(words, str) or not isinstance(words, (list, tuple)):
+        raise TypeError(f"words must be a list of str, got {type(words).__name__}")
+    if not words:
+        raise ValueError("words must hold at least one word, got an empty list")
+    bad = next((w for w in words if not isinstance(w, str)), None)
+    if bad is not None:
+        raise TypeError(f"words must be a list of str, got an item {bad!r} ({type(bad).__name__})")
+    return words
+
+
 def corpus_path():
     """Where the corpus lives: ``data_dir() / "text/names.txt"``."""
     return paths.data_dir() / CORPUS_FILE
@@ -96,6 +116,8 @@ def corpus_path():
 
 def load_names(path=None) -> list[str]:
     """The corpus as a list of names, after checking its SHA-256 (a changed file fails loudly)."""
+    if path is not None and (isinstance(path, bytes) or not isinstance(path, (str, os.PathLike))):
+        raise TypeError(f"path must be a str or pathlib.Path (or None for the course corpus), got {type(path).__name__}")
     path = corpus_path() if path is None else pathlib.Path(path)
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
@@ -107,12 +129,15 @@ def load_names(path=None) -> list[str]:
 
 def vocabulary_of(words) -> Vocabulary:
     """The vocabulary of a list of words: its sorted set of characters."""
+    _check_words(words)
     return Vocabulary("".join(sorted(set("".join(words)))))
 
 
 def split_names(words, *, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS) -> dict[str, list[str]]:
     """Fixed train / val / test split: a seeded permutation, cut at the given fractions."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
+    _check_words(words)
+    seed = _validate.positive_int("seed", seed, minimum=0)
+    if not isinstance(fractions, (tuple, list)) or len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
         raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
     order = np.random.default_rng(seed).permutation(len(words))
     n_train = int(round(fractions[0] * len(words)))
@@ -129,7 +154,9 @@ def encode_batch(words, vocab: Vocabulary, length: int) -> tuple[np.ndarray, np.
       mask: float32 (N, length): 1 where ``tokens[:, 1:]`` is a letter or the first end token,
         i.e. the n + 1 predictions that count in the NLL; 0 on filler.
     """
-    length = _validate.positive_int("length", length)
+    _check_words(words)
+    _validate.instance("vocab", vocab, Vocabulary)
+    length = _validate.positive_int("length", length, maximum=10**4)
     tokens = np.full((len(words), length + 1), vocab.eos, np.int32)
     mask = np.zeros((len(words), length), np.float32)
     for i, word in enumerate(words):

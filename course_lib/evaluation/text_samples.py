@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib import decoding
+from course_lib import _validate, decoding
 from course_lib.training.language import evaluate_nll
 
 VOWELS = set("aeiouy")
@@ -23,6 +23,10 @@ VOWELS = set("aeiouy")
 def is_plausible_name(word: str, *, min_length: int = 2, max_length: int = 11) -> bool:
     """2 to 11 letters, at least one vowel (y counts), no letter three times in a row,
     at most three consonants in a row."""
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a str, got {type(word).__name__}")
+    min_length = _validate.positive_int("min_length", min_length, minimum=0)
+    max_length = _validate.int_at_least("max_length", max_length, min_length)
     if not min_length <= len(word) <= max_length or not VOWELS & set(word):
         return False
     run_same, run_consonants = 1, 0
@@ -36,6 +40,10 @@ def is_plausible_name(word: str, *, min_length: int = 2, max_length: int = 11) -
 
 def generated_mask(tokens, eos: int) -> np.ndarray:
     """(N, L) float mask of the predictions that count: every token up to and including the first end token."""
+    _validate.array("tokens", tokens, ndim=2, dtype_kind="int")
+    if tokens.shape[1] < 2:
+        raise ValueError(f"tokens must have at least 2 columns (the start token and one prediction), got shape {tokens.shape}")
+    eos = _validate.positive_int("eos", eos, minimum=0)
     tokens = np.asarray(tokens)[:, 1:]
     is_end = tokens == eos
     before_end = np.cumsum(is_end, axis=1) - is_end  # number of end tokens strictly before each position

@@ -20,6 +20,7 @@ from course_lib import _validate
 
 def ddim_times(big_t: int, num_steps: int) -> np.ndarray:
     """The S = num_steps times tau, evenly spaced in 1..T, decreasing, followed by 0 (the data)."""
+    big_t = _validate.positive_int("big_t", big_t, maximum=10**5)
     num_steps = _validate.positive_int("num_steps", num_steps)
     if num_steps > big_t:
         raise ValueError(f"num_steps must be at most T = {big_t}, got {num_steps}")
@@ -32,7 +33,13 @@ def ddim_sample(eps_fn, schedule, x_T, num_steps: int, *, trajectory: bool = Fal
 
     eps_fn: (x_t (B, D), t (B,) int) -> eps_hat (B, D), e.g. 07's EpsModel.
     """
-    _validate.array("x_T", x_T, ndim=2, dtype_kind="float")
+    _validate.callable_("eps_fn", eps_fn, "a function (x_t (B, D), t (B,) int) -> (B, D)")
+    if not (hasattr(schedule, "num_steps") and hasattr(schedule, "alpha_bar")):
+        raise TypeError(f"schedule must be a DDPM noise schedule (with num_steps and alpha_bar, e.g. "
+                        f"models.diffusion.linear_schedule(...)), got {type(schedule).__name__}")
+    _validate.array("x_T", x_T, ndim=2, dtype_kind="float", min_rows=1)
+    if trajectory:
+        _validate.sample_count("num_steps", num_steps, per_sample=int(np.prod(x_T.shape)))
     taus = jnp.asarray(ddim_times(schedule.num_steps, num_steps))
     ab = schedule.alpha_bar  # ab[0] = 1: the data
 

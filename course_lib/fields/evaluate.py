@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from course_lib import _validate
 from course_lib.fields import gmm, paths
 from course_lib.fields.guidance import check_labels, check_weight, velocity_fn
 from course_lib.fields.likelihood import ode_log_likelihood
@@ -20,7 +21,13 @@ from course_lib.fields.samplers import check_finite_samples, check_sampler, inte
 
 def relative_error(approx, exact) -> float:
     """||approx - exact|| / ||exact|| over a whole batch (Frobenius norms)."""
+    _validate.array("approx", approx, dtype_kind="number", min_rows=1)
+    _validate.array("exact", exact, dtype_kind="number", min_rows=1)
+    if tuple(approx.shape) != tuple(exact.shape):
+        raise ValueError(f"exact must have the shape of approx {tuple(approx.shape)}, got {tuple(exact.shape)}")
     approx, exact = np.asarray(approx, np.float64), np.asarray(exact, np.float64)
+    if not np.any(exact):
+        raise ValueError("exact must not be all zeros (the relative error divides by its norm)")
     return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
 
 
@@ -29,8 +36,13 @@ def field_errors(model, mixture, x0, key, times) -> list[dict]:
 
     Points are x_t = alpha_t x_0 + sigma_t eps (draws of p_t), x0 (B, D) draws of the mixture.
     """
-    out = []
     v = velocity_fn(model)
+    _validate.array("x0", x0, ndim=2, shape=(None, model.dim), dtype_kind="float", min_rows=1)
+    _validate.prng_key("key", key)
+    if not hasattr(times, "__iter__") or isinstance(times, str):
+        raise TypeError(f"times must be a sequence of times in [0, 1], got {type(times).__name__}")
+    times = [_validate.real_in_range(f"times[{i}]", t, 0.0, 1.0) for i, t in enumerate(times)]
+    out = []
     for i, t in enumerate(times):
         eps = jax.random.normal(jax.random.fold_in(key, i), x0.shape)
         x_t = paths.sample_path(model.path, x0, float(t), eps)
@@ -40,6 +52,12 @@ def field_errors(model, mixture, x0, key, times) -> list[dict]:
         out.append({"t": float(t), "score_rel_error": round(relative_error(s_net, gmm.score(mixture, model.path, x_t, tb)), 4),
                     "velocity_rel_error": round(relative_error(v_net, gmm.velocity(mixture, model.path, x_t, tb)), 4)})
     return out
+
+
+def _check_model(model):
+    from course_lib.models.vector_field import VectorFieldMLP
+
+    _validate.instance("model", model, VectorFieldMLP, "a course_lib.models.vector_field.VectorFieldMLP")
 
 
 @functools.lru_cache(maxsize=256)
@@ -67,7 +85,13 @@ def sample(model, key, num_samples: int, *, sampler: str = "heun", num_steps: in
 
     Raises SamplerDivergedError if the result is not finite.
     """
+    _check_model(model)
+    _validate.prng_key("key", key)
+    num_samples = _validate.sample_count("num_samples", num_samples, per_sample=model.dim)
     num_steps = check_sampler(sampler, num_steps)
+    _validate.boolean("trajectory", trajectory)
+    if trajectory:
+        _validate.sample_count("num_steps", num_steps, per_sample=num_samples * model.dim)
     w = check_weight(w)
     graphdef, state = nnx.split(model)
     conditional = labels is not None
@@ -94,6 +118,10 @@ def _nll_fn(graphdef, num_steps: int):
 
 def log_likelihood(model, x, *, num_steps: int = 100, batch_size: int = 500) -> np.ndarray:
     """log p(x) (N,) through the probability-flow ODE, in batches (exact divergence, Heun steps)."""
+    _check_model(model)
+    _validate.array("x", x, ndim=2, shape=(None, model.dim), dtype_kind="number", min_rows=1)
+    num_steps = _validate.positive_int("num_steps", num_steps)
+    batch_size = _validate.positive_int("batch_size", batch_size)
     graphdef, state = nnx.split(model)
     fn = _nll_fn(graphdef, int(num_steps))
     x = np.asarray(x, np.float32)

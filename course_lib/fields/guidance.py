@@ -26,6 +26,14 @@ def check_weight(w) -> float:
 
 def cfg_combine(v_cond, v_uncond, w):
     """(1 + w) v_cond - w v_uncond, elementwise; w a finite scalar."""
+    from course_lib import _validate
+
+    _validate.array("v_cond", v_cond, dtype_kind="float")
+    _validate.array("v_uncond", v_uncond, dtype_kind="float")
+    if tuple(v_cond.shape) != tuple(v_uncond.shape):
+        raise ValueError(f"v_uncond must have the shape of v_cond {tuple(v_cond.shape)}, got {tuple(v_uncond.shape)}")
+    if hasattr(w, "shape") and w.shape != () or not hasattr(w, "shape"):
+        check_weight(w)  # a Python number (a traced 0-d weight is checked by its caller)
     return (1.0 + w) * v_cond - w * v_uncond
 
 
@@ -51,6 +59,10 @@ def velocity_fn(model, *, labels=None, w: float = 0.0):
     """
     from course_lib.fields.paths import convert
 
+    from course_lib.models.vector_field import VectorFieldMLP
+
+    if not isinstance(model, VectorFieldMLP):
+        raise TypeError(f"model must be a course_lib.models.vector_field.VectorFieldMLP, got {type(model).__name__}")
     w = check_weight(w)
     if labels is not None and not getattr(model, "num_classes", 0):
         raise ValueError("labels were given but the model is unconditional (num_classes = 0)")

@@ -15,6 +15,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from course_lib import _validate
 from course_lib.fields.paths import as_path
@@ -22,6 +23,10 @@ from course_lib.fields.paths import as_path
 
 def divergence(velocity_fn, x, t):
     """div_x v(x, t) = trace of the (D, D) Jacobian, per point (B,); exact, by forward-mode autodiff."""
+
+    _validate.callable_("velocity_fn", velocity_fn, "a function (x (B, D), t (B,)) -> (B, D)")
+    _validate.array("x", x, ndim=2, dtype_kind="float", min_rows=1)
+    _validate.array("t", t, shape=(x.shape[0],), dtype_kind="number")
 
     def one(xi, ti):
         return velocity_fn(xi[None], ti[None])[0]
@@ -37,6 +42,8 @@ def ode_log_likelihood(velocity_fn, path, x0, *, num_steps: int = 100):
     """
     path = as_path(path)
     num_steps = _validate.positive_int("num_steps", num_steps)
+    _validate.callable_("velocity_fn", velocity_fn, "a function (x (B, D), t (B,)) -> (B, D)")
+    _validate.array("x0", x0, ndim=2, dtype_kind="float", min_rows=1)
     ts = jnp.linspace(path.t_min, 1.0, num_steps + 1)
     b, d = x0.shape
 
@@ -63,14 +70,24 @@ def dequantized_nll_offset(dim: int, num_levels: int) -> float:
     p_levels(x + u) = p_y(y) |dy/d(x + u)|^D = p_y(y) (2 / K)^D, so -log p_levels = -log p_y + D log(K / 2).
     Averaged over u ~ U[0, 1)^D this is an upper bound on -log P(x) of the discrete image (Theis et al., 2016).
     """
+    dim = _validate.positive_int("dim", dim)
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
     return dim * math.log(num_levels / 2.0)
 
 
 def dequantize_to_unit(x_levels, u, num_levels: int):
     """y = 2 (x + u) / K - 1: integer levels (B, D) plus uniform noise u in [0, 1) -> [-1, 1)."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.array("x_levels", x_levels, dtype_kind="number")
+    _validate.levels("x_levels", x_levels, num_levels)
+    _validate.array("u", u, dtype_kind="float")
+    if _validate._is_concrete(u) and np.size(u) and (np.min(u) < 0 or np.max(u) >= 1):
+        raise ValueError(f"u must hold uniform noise in [0, 1), got values from {float(np.min(u)):g} to {float(np.max(u)):g}")
     return 2.0 * (x_levels.astype(jnp.float32) + u) / num_levels - 1.0
 
 
 def levels_from_unit(y, num_levels: int):
     """Inverse of :func:`dequantize_to_unit` up to the noise: the level whose bin holds y."""
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
+    _validate.array("y", y, dtype_kind="number")
     return jnp.clip(jnp.floor((y + 1.0) * num_levels / 2.0), 0, num_levels - 1).astype(jnp.int32)

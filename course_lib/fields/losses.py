@@ -15,19 +15,31 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from course_lib import _validate
 from course_lib.fields.paths import conditional_velocity, sample_path
+
+
+def _predict(name: str, fn, x_t, t):
+    """fn(x_t, t), refused unless it is a function returning an array of x_t's shape."""
+    _validate.callable_(name, fn, "a function (x_t (B, D), t (B,)) -> (B, D)")
+    out = fn(x_t, t)
+    if getattr(out, "shape", None) != x_t.shape:
+        got = f"shape {tuple(out.shape)}" if hasattr(out, "shape") else type(out).__name__
+        raise TypeError(f"{name} must be a function (x_t (B, D), t (B,)) -> (B, D) returning shape "
+                        f"{tuple(x_t.shape)}, got {got}")
+    return out
 
 
 def dsm_loss(eps_fn, path, x0, t, eps):
     """|| eps_theta(x_t, t) - eps ||^2 summed over D, (B,). eps_fn: (x_t (B, D), t (B,)) -> (B, D)."""
     x_t = sample_path(path, x0, t, eps)
-    return jnp.sum((eps_fn(x_t, t) - eps) ** 2, axis=-1)
+    return jnp.sum((_predict("eps_fn", eps_fn, x_t, t) - eps) ** 2, axis=-1)
 
 
 def cfm_loss(v_fn, path, x0, t, eps):
     """|| v_theta(x_t, t) - u_t(x_t | x_0) ||^2 summed over D, (B,). v_fn: (x_t (B, D), t (B,)) -> (B, D)."""
     x_t = sample_path(path, x0, t, eps)
-    return jnp.sum((v_fn(x_t, t) - conditional_velocity(path, x0, t, eps)) ** 2, axis=-1)
+    return jnp.sum((_predict("v_fn", v_fn, x_t, t) - conditional_velocity(path, x0, t, eps)) ** 2, axis=-1)
 
 
 LOSSES = {"eps": dsm_loss, "velocity": cfm_loss}

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from course_lib import _validate
 
@@ -50,10 +51,29 @@ def as_path(path) -> GaussianPath:
     return path if isinstance(path, GaussianPath) else get_path(path)
 
 
+def _check_times(t):
+    """t: a real number or a numeric array of times in [0, 1] (values checked when concrete)."""
+    if hasattr(t, "shape"):
+        _validate.array("t", t, dtype_kind="number")
+        if _validate._is_concrete(t) and np.size(t) and (np.min(t) < 0 or np.max(t) > 1):
+            raise ValueError(f"t must hold times in [0, 1] (0 = data, 1 = noise), got values from "
+                             f"{float(np.min(t)):g} to {float(np.max(t)):g}")
+        return t
+    return _validate.real_in_range("t", t, 0.0, 1.0)
+
+
+def _check_points(name: str, x, like=None):
+    """x: a (B, D) numeric array (of ``like``'s shape when given)."""
+    _validate.array(name, x, ndim=2, dtype_kind="number", min_rows=1)
+    if like is not None and tuple(x.shape) != tuple(like.shape):
+        raise ValueError(f"{name} must have the shape of x {tuple(like.shape)}, got shape {tuple(x.shape)}")
+    return x
+
+
 def coefficients(path, t):
     """(alpha_t, sigma_t, d alpha_t / dt, d sigma_t / dt) at times t (any shape), as arrays of t's shape."""
     path = as_path(path)
-    t = jnp.asarray(t, jnp.float32)
+    t = jnp.asarray(_check_times(t), jnp.float32)
     if path.name == "linear":
         return 1.0 - t, t, -jnp.ones_like(t), jnp.ones_like(t)
     b0, b1 = VP_BETA_MIN, VP_BETA_MAX
@@ -69,18 +89,24 @@ def coefficients(path, t):
 
 def cols(path, t, like):
     """Coefficients as (B, 1) columns for a batch of points ``like`` (B, D); t is a scalar or (B,)."""
+    _check_points("x", like)
+    if np.ndim(_check_times(t)) and tuple(np.shape(t)) != tuple(like.shape[:1]):
+        raise ValueError(f"t must be a number or have shape ({like.shape[0]},) (one time per point), "
+                         f"got shape {tuple(np.shape(t))}")
     t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), like.shape[:1])
     return tuple(c[:, None] for c in coefficients(path, t))
 
 
 def sample_path(path, x0, t, eps):
     """x_t = alpha_t x_0 + sigma_t eps (B, D); t scalar or (B,)."""
+    _check_points("eps", eps, _check_points("x0", x0))
     a, s, _, _ = cols(path, t, x0)
     return a * x0 + s * eps
 
 
 def conditional_velocity(path, x0, t, eps):
     """u_t(x_t | x_0) = alpha'_t x_0 + sigma'_t eps: the velocity of one noised point, the flow-matching target."""
+    _check_points("eps", eps, _check_points("x0", x0))
     _, _, da, ds = cols(path, t, x0)
     return da * x0 + ds * eps
 
@@ -97,6 +123,7 @@ def sde_coefficients(path, t):
 
 def to_x0_eps(path, x, t, prediction, value):
     """(x0_hat, eps_hat) from the network's output ``value`` of kind ``prediction`` at (x, t)."""
+    _check_points("value", value, _check_points("x", x))
     _validate.one_of("prediction", prediction, PREDICTIONS)
     a, s, da, ds = cols(path, t, x)
     if prediction == "eps":
@@ -123,5 +150,6 @@ def convert(path, x, t, value, *, source: str, target: str):
 
 def velocity_from_score(path, x, t, score):
     """v = (alpha'/alpha) x - (sigma sigma' - (alpha'/alpha) sigma^2) score = f x - g^2/2 score: the probability-flow ODE."""
+    _check_points("score", score, _check_points("x", x))
     a, s, da, ds = cols(path, t, x)
     return (da / a) * x - (s * ds - (da / a) * s**2) * score

@@ -45,6 +45,7 @@ def nfe(sampler: str, num_steps: int) -> int:
 
 def time_grid(path, num_steps: int) -> jax.Array:
     """(N + 1,) times from 1 down to the path's t_min."""
+    num_steps = _validate.positive_int("num_steps", num_steps)
     return jnp.linspace(1.0, as_path(path).t_min, num_steps + 1)
 
 
@@ -78,10 +79,15 @@ def integrate(velocity_fn, path, x1, *, sampler: str = "euler", num_steps: int =
     """
     path = as_path(path)
     num_steps = check_sampler(sampler, num_steps)
+    _validate.callable_("velocity_fn", velocity_fn, "a function (x (B, D), t (B,)) -> (B, D)")
+    _validate.array("x1", x1, ndim=2, dtype_kind="float", min_rows=1)
+    if trajectory or sampler == "ancestral":  # (N, B, D) arrays are stored
+        _validate.sample_count("num_steps", num_steps, per_sample=int(np.prod(x1.shape)))
     ts = time_grid(path, num_steps)
     if sampler == "ancestral":
         if key is None:
             raise ValueError("sampler 'ancestral' is stochastic: pass key=jax.random.key(...)")
+        _validate.prng_key("key", key)
         zs = jax.random.normal(key, (num_steps,) + tuple(x1.shape))
     else:
         zs = jnp.zeros((num_steps, 1, 1))  # unused
@@ -99,7 +105,9 @@ def integrate(velocity_fn, path, x1, *, sampler: str = "euler", num_steps: int =
 
 def check_finite_samples(x, what: str = "sampler") -> np.ndarray:
     """Raise :class:`SamplerDivergedError` if samples hold NaN or infinity; return them as numpy."""
-    x = np.asarray(x)
+    if not isinstance(what, str):
+        raise TypeError(f"what must be a str naming the sampler, got {type(what).__name__}")
+    x = np.asarray(_validate.array("x", x, dtype_kind="number", finite=False))
     bad = ~np.isfinite(x)
     if bad.any():
         rows = int(np.any(bad.reshape(len(x), -1), axis=1).sum()) if x.ndim else 1
@@ -113,6 +121,9 @@ def langevin(score_fn, x, key, *, step_size: float, num_steps: int):
 
     score_fn: x (B, D) -> grad log p(x) (B, D). Its stationary law tends to p as delta -> 0.
     """
+    _validate.callable_("score_fn", score_fn, "a function x (B, D) -> (B, D)")
+    _validate.array("x", x, ndim=2, dtype_kind="float", min_rows=1)
+    _validate.prng_key("key", key)
     step_size = _validate.positive_float("step_size", step_size)
     num_steps = _validate.positive_int("num_steps", num_steps)
 
@@ -131,9 +142,17 @@ def annealed_langevin(score_fn, path, x, key, *, num_levels: int = 10, steps_per
 
     score_fn: (x (B, D), t (B,)) -> grad log p_t(x).
     """
-    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2)
-    steps_per_level = _validate.positive_int("steps_per_level", steps_per_level)
+    _validate.callable_("score_fn", score_fn, "a function (x (B, D), t (B,)) -> (B, D)")
+    path = as_path(path)
+    _validate.array("x", x, ndim=2, dtype_kind="float", min_rows=1)
+    _validate.prng_key("key", key)
+    num_levels = _validate.positive_int("num_levels", num_levels, minimum=2, maximum=10**5)
+    steps_per_level = _validate.positive_int("steps_per_level", steps_per_level, maximum=10**5)
+    if num_levels * steps_per_level > _validate.SIZE_LIMITS["num_steps"][0]:
+        raise ValueError(f"num_levels * steps_per_level must be at most {_validate.SIZE_LIMITS['num_steps'][0]:,} "
+                         f"(Langevin steps run one after another), got {num_levels * steps_per_level:,}")
     step_scale = _validate.positive_float("step_scale", step_scale)
+    t_min = _validate.real_in_range("t_min", t_min, 1e-6, 1.0)
     ts = jnp.geomspace(1.0, t_min, num_levels)
 
     def level(x, inputs):

@@ -347,6 +347,6 @@ __all__ = [
     "FIXED_DISCRIMINATOR", "GAN_SETTINGS", "GENERATOR_LOSSES", "G_HIDDEN", "KERAS_ADAM",
     "KERAS_EPSILON", "NOISE_DIM", "Recipe", "VAE_Z_DIM", "X_DIM",
     "article_discriminator", "article_generator", "article_rescale", "article_vae", "discriminator_report",
-    "keras_binary_crossentropy", "make_recipe_run", "project",
+    "keras_binary_crossentropy", "make_recipe_run",
     "sample_report", "train_recipe",
 ]

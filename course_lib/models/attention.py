@@ -24,7 +24,8 @@ from course_lib import _validate
 
 def causal_mask(length: int) -> np.ndarray:
     """Boolean (T, T): entry (i, j) is True when position i may attend to position j, i.e. j <= i."""
-    length = _validate.positive_int("length", length)
+    length = _validate.positive_int("length", length, maximum=4096,
+                                    why="the course's contexts are a few dozen tokens; a (T, T) mask grows as T^2")
     return np.tril(np.ones((length, length), dtype=bool))
 
 
@@ -34,12 +35,24 @@ def masked_softmax(scores, mask):
     scores: (..., T_q, T_k); mask: broadcastable boolean. A fully masked row would be 0/0, so
     callers must leave at least one entry per row (the causal mask always keeps the diagonal).
     """
+    _validate.array("scores", scores, dtype_kind="float", finite=False)
+    _validate.array("mask", mask, finite=False)
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
+    try:
+        np.broadcast_shapes(tuple(mask.shape), tuple(scores.shape))
+    except ValueError:
+        raise ValueError(f"mask must broadcast to the shape of scores {tuple(scores.shape)}, got shape {tuple(mask.shape)}") from None
     scores = jnp.where(mask, scores, -jnp.inf)
     return jax.nn.softmax(scores, axis=-1)
 
 
 def attention_weights(q, k, mask):
     """A = softmax(q k^T / sqrt(D_h) + M).   q: (B, T_q, H, D_h), k: (B, T_k, H, D_h) -> (B, H, T_q, T_k)."""
+    _validate.array("q", q, ndim=4, dtype_kind="float")
+    _validate.array("k", k, ndim=4, dtype_kind="float")
+    if (k.shape[0], k.shape[2], k.shape[3]) != (q.shape[0], q.shape[2], q.shape[3]):
+        raise ValueError(f"k must have shape ({q.shape[0]}, T_k, {q.shape[2]}, {q.shape[3]}) to match q, got {tuple(k.shape)}")
     scale = 1.0 / np.sqrt(q.shape[-1])
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * scale
     return masked_softmax(scores, mask)
@@ -80,6 +93,8 @@ class CausalSelfAttention(nnx.Module):
 
     def __call__(self, x, *, return_weights: bool = False):
         """(B, T, D) -> (B, T, D), and the attention weights (B, H, T, T) if asked."""
+        _validate.array("x", x, ndim=3, dtype_kind="float")
+        _validate.width("x", x, self.width, of="this attention layer")
         q, k, v = self.project(x)
         weights = attention_weights(q, k, causal_mask(x.shape[1]))
         out = self.combine(weights, v)
@@ -108,6 +123,11 @@ class CausalSelfAttention(nnx.Module):
 
 def assign(variable, value) -> None:
     """Replace a variable's array: ``set_value`` on flax >= 0.12, ``.value =`` on flax 0.11 (Colab)."""
+    if not isinstance(variable, nnx.Variable):
+        raise TypeError(f"variable must be a flax.nnx.Variable (e.g. an nnx.Param), got {type(variable).__name__}")
+    _validate.array("value", value, finite=False)
+    if tuple(value.shape) != tuple(variable.shape):
+        raise ValueError(f"value must have the variable's shape {tuple(variable.shape)}, got {tuple(value.shape)}")
     setter = getattr(variable, "set_value", None)
     if callable(setter):
         setter(value)

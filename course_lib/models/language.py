@@ -31,11 +31,11 @@ from course_lib.models.registry import build_from_config, register
 from course_lib.models.attention import CausalSelfAttention
 
 
-def _check_tokens(x, vocab_size: int, max_length: int | None = None):
-    _validate.array("x", x, ndim=2, dtype_kind="int")
+def _check_tokens(x, vocab_size: int, max_length: int | None = None, name: str = "x"):
+    _validate.array(name, x, ndim=2, dtype_kind="int")
     if max_length is not None and x.shape[1] > max_length:
         raise ValueError(f"x has {x.shape[1]} positions, longer than the context of {max_length} tokens")
-    return x
+    return _validate.levels(name, x, vocab_size)
 
 
 class BigramCounts:
@@ -56,6 +56,8 @@ class BigramCounts:
 
     def fit(self, tokens, mask) -> "BigramCounts":
         """Count the pairs (x_t, x_{t+1}) where mask is 1.   tokens (N, T+1) int, mask (N, T)."""
+        _check_tokens(tokens, self.vocab_size, name="tokens")
+        _validate.array("mask", mask, shape=(tokens.shape[0], tokens.shape[1] - 1), dtype_kind="number")
         tokens, mask = np.asarray(tokens), np.asarray(mask) > 0
         prev, nxt = tokens[:, :-1][mask], tokens[:, 1:][mask]
         self.counts = np.zeros_like(self.counts)
@@ -100,6 +102,7 @@ class BigramNet(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     def __call__(self, x):
+        _check_tokens(x, self.vocab_size)
         return self.W[...][x]  # (B, T, V)
 
 
@@ -136,6 +139,7 @@ class ContextMLP(nnx.Module):
         return jnp.stack([padded[:, i:i + x.shape[1]] for i in range(n)], axis=-1)
 
     def __call__(self, x):
+        _check_tokens(x, self.vocab_size)
         w = self.windows(x)  # (B, T, n)
         e = self.C(w).reshape(*w.shape[:2], -1)  # (B, T, n * embed)
         return self.linear_2(jnp.tanh(self.linear_1(e)))  # (B, T, V)
@@ -155,6 +159,8 @@ class Block(nnx.Module):
         return self.mlp_out(jax.nn.gelu(self.mlp_in(self.ln_2(h))))
 
     def __call__(self, x, *, return_weights: bool = False):
+        _validate.array("x", x, ndim=3, dtype_kind="float")
+        _validate.width("x", x, self.attn.width, of="this Block")
         a, weights = self.attn(self.ln_1(x), return_weights=True)
         h = x + a
         out = h + self.mlp(h)
@@ -210,6 +216,8 @@ class Transformer(nnx.Module):
 
     def init_cache(self, batch_size: int) -> tuple:
         """Empty key and value caches: two (L, B, T_max, H, D_h) arrays of zeros."""
+        batch_size = _validate.sample_count("batch_size", batch_size,
+                                            per_sample=2 * self.num_layers * self.context * self.width)
         shape = (self.num_layers, batch_size, self.context, self.num_heads, self.width // self.num_heads)
         return jnp.zeros(shape), jnp.zeros(shape)
 
@@ -218,7 +226,16 @@ class Transformer(nnx.Module):
 
         Returns (logits (B, V), updated cache). Costs O(T) per token instead of O(T^2).
         """
+        _validate.array("token", token, ndim=1, dtype_kind="int")
+        _validate.levels("token", token, self.vocab_size)
+        if not (isinstance(cache, tuple) and len(cache) == 2):
+            raise TypeError(f"cache must be the (keys, values) pair of init_cache(batch_size), got {type(cache).__name__}")
+        if isinstance(position, int) and not 0 <= position < self.context:
+            raise ValueError(f"position must be in 0..{self.context - 1} (the context), got {position}")
         cache_k, cache_v = cache
+        if token.shape[0] != cache_k.shape[1]:
+            raise ValueError(f"token must have one entry per cached sequence ({cache_k.shape[1]},), got shape {token.shape}")
+        position = jnp.asarray(position, jnp.int32)
         h = self.token_embed(token[:, None]) + self.position_embed(position)[None, None]  # (B, 1, D)
         new_k, new_v = [], []
         for i, block in enumerate(self.blocks()):
@@ -236,6 +253,8 @@ MODELS = {"BigramCounts": BigramCounts, "BigramNet": BigramNet, "ContextMLP": Co
 
 def from_config(config: dict):
     """Build the model a config describes (the ``model`` entry names the class)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict (a model's .config), got {type(config).__name__}")
     _validate.one_of("config['model']", config.get("model"), MODELS)
     return MODELS[config["model"]].from_config(config)
 
@@ -244,4 +263,5 @@ def num_params(model) -> int:
     """Number of trainable scalars."""
     if isinstance(model, BigramCounts):
         return model.num_params
+    _validate.instance("model", model, nnx.Module, "a language model (BigramCounts or a flax.nnx.Module)")
     return int(sum(p.size for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param))))

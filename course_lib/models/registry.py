@@ -66,6 +66,8 @@ def model_class(name: str) -> type:
 
 def constructor_args(cls: type) -> list[str]:
     """The names of ``cls``'s constructor arguments, without ``self`` and ``rngs``."""
+    if not isinstance(cls, type):
+        raise TypeError(f"cls must be a model class, got {type(cls).__name__}")
     params = inspect.signature(cls.__init__).parameters
     return [p for p in params if p not in ("self", "rngs")]
 
@@ -76,6 +78,8 @@ def architecture(cls: type, config: dict) -> dict:
     A checkpoint's config may carry more than the architecture (e.g. a DDPM's ``beta_1``):
     those entries describe how the model is used, and stay in the manifest.
     """
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict (a model's .config), got {type(config).__name__}")
     names = set(constructor_args(cls))
     return {k: v for k, v in config.items() if k in names}
 
@@ -89,6 +93,8 @@ def build_from_config(cls: type, config: dict, rngs: nnx.Rngs | None = None):
     """
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict (a model's .config), got {type(config).__name__}")
+    if rngs is not None and not isinstance(rngs, nnx.Rngs):
+        raise TypeError(f"rngs must be a flax.nnx.Rngs or None, got {type(rngs).__name__}")
     config = dict(config)
     name = config.pop("model", cls.__name__)
     if name != cls.__name__:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from course_lib import _validate
@@ -34,6 +35,10 @@ PREDICTIONS = ("velocity", "eps")
 def time_features(t, dim: int) -> jax.Array:
     """(B,) times in [0, 1] -> (B, dim): sin and cos of t * f for dim/2 frequencies f from 1 to 1000
     (geometric); dim = 1 returns t itself as a column."""
+    _validate.array("t", t, ndim=1, dtype_kind="number")
+    dim = _validate.positive_int("dim", dim, maximum=4096, why="more features than a hidden layer has units help nothing")
+    if dim > 1 and dim % 2:
+        raise ValueError(f"dim must be 1 or even (sin and cos pairs), got {dim}")
     if dim == 1:
         return t[:, None].astype(jnp.float32)
     half = dim // 2
@@ -97,7 +102,17 @@ class VectorFieldMLP(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     def __call__(self, x, t, labels=None):
+        from course_lib.fields.paths import _check_times
+
+        _validate.array("x", x, ndim=2, dtype_kind="float", min_rows=1)
+        _validate.width("x", x, self.dim, of="this VectorFieldMLP")
         b = x.shape[0]
+        if np.ndim(_check_times(t)) and tuple(np.shape(t)) != (b,):
+            raise ValueError(f"t must be a number or have shape ({b},) (one time per point), got shape {tuple(np.shape(t))}")
+        if labels is not None and self.num_classes:
+            _validate.array("labels", labels, shape=(b,), dtype_kind="int")
+            if _validate._is_concrete(labels):
+                _validate.levels("labels", labels, self.num_classes + 1)  # the last one is the null label
         t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), (b,))
         parts = [x, time_features(t, self.time_dim)]
         if self.num_classes:

@@ -13,6 +13,8 @@ compilation included; it depends on the machine and its load.
 from __future__ import annotations
 
 import dataclasses
+import os
+import pathlib
 import time
 
 import jax
@@ -52,12 +54,21 @@ QUICK_STEPS = 200
 """Steps per network under ``--quick`` (smoke tests)."""
 
 
+def _check_splits(d):
+    if not isinstance(d, dict) or not {"vocab", "tokens", "mask"} <= set(d):
+        raise TypeError(f"d must be the dict of course_lib.data.text.load_text_splits(), got {type(d).__name__}")
+
+
 def train_rung(rung: Rung, d: dict, seed: int, *, quick: bool = False):
     """Train one rung on the splits ``d`` of :func:`course_lib.data.text.load_text_splits`.
 
     Returns (model, seconds, cpu_seconds, val_curve): wall time, and the CPU time of this process
     (all threads), which hardly changes when other programs share the machine.
     """
+    _validate.instance("rung", rung, Rung, "a reproduce.text_ladder.Rung")
+    _check_splits(d)
+    _validate.positive_int("seed", seed, minimum=0)
+    _validate.boolean("quick", quick)
     wall, cpu = time.perf_counter(), time.process_time()
     config = {**rung.config, "vocab_size": d["vocab"].size}
     train = d["tokens"]["train"], d["mask"]["train"]
@@ -75,6 +86,8 @@ def train_rung(rung: Rung, d: dict, seed: int, *, quick: bool = False):
 
 def ladder_row(rung: Rung, model, seconds: float, cpu_seconds: float, seed: int, d: dict, steps: int) -> dict:
     """The table row of one trained rung."""
+    _validate.instance("rung", rung, Rung, "a reproduce.text_ladder.Rung")
+    _check_splits(d)
     test_nll = tl.evaluate_nll(model, d["tokens"]["test"], d["mask"]["test"])
     return {"experiment": "text-ladder", "model": rung.name, "seed": seed,
             "test_nll_nats": round(test_nll, 4), "test_bits_per_char": round(tl.nats_to_bits(test_nll), 4),
@@ -86,6 +99,10 @@ def ladder_row(rung: Rung, model, seconds: float, cpu_seconds: float, seed: int,
 
 def run_ladder(seed: int = 0, *, quick: bool = False, d: dict | None = None):
     """Train every rung with one seed; returns (rows, models by rung name)."""
+    _validate.positive_int("seed", seed, minimum=0)
+    _validate.boolean("quick", quick)
+    if d is not None:
+        _check_splits(d)
     d = text.load_text_splits() if d is None else d
     rows, models = [], {}
     for rung in LADDER:
@@ -133,7 +150,9 @@ def read_results(path=None) -> dict:
     """The ladder rows, sampling measurements and cache timings of the last full run."""
     import json
 
-    path = results_path() if path is None else path
+    if path is not None and (isinstance(path, bytes) or not isinstance(path, (str, os.PathLike))):
+        raise TypeError(f"path must be a str or pathlib.Path (or None for the course's results), got {type(path).__name__}")
+    path = results_path() if path is None else pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no results at {path.name!r}; create them with: {SCRIPT}")
     return json.loads(path.read_text(encoding="utf-8"))

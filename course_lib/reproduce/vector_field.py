@@ -51,6 +51,11 @@ QUICK_STEPS = 200
 ODE_STEPS_DIGITS = 20  # Heun steps of the probability-flow ODE for the digits NLL (40 evaluations)
 
 
+def _check_run(seed, quick) -> None:
+    _validate.positive_int("seed", seed, minimum=0)
+    _validate.boolean("quick", quick)
+
+
 def _quick(s: Settings, quick: bool) -> Settings:
     return dataclasses.replace(s, num_steps=QUICK_STEPS) if quick else s
 
@@ -61,6 +66,14 @@ def _dequantize(key, levels):
 
 def train(name: str, s: Settings, x, *, path: str, prediction: str, seed: int, labels=None, transform=None):
     """Build and train one VectorFieldMLP; returns (model, TrainResult)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the run's label), got {type(name).__name__}")
+    _validate.instance("s", s, Settings, "a reproduce.vector_field.Settings")
+    _validate.array("x", x, ndim=2, dtype_kind="number", min_rows=1)
+    _validate.positive_int("seed", seed, minimum=0)
+    for field in ("time_dim", "num_steps", "batch_size"):
+        _validate.positive_int(f"s.{field}", getattr(s, field))
+    _validate.positive_float("s.lr", s.lr)
     model = VectorFieldMLP(x.shape[1], s.hidden, time_dim=s.time_dim, num_classes=s.num_classes,
                            activation="silu", prediction=prediction, path=path, rngs=nnx.Rngs(seed))
     result = train_vector_field(model, x, key=jax.random.key(1000 + seed), num_steps=s.num_steps,
@@ -71,6 +84,7 @@ def train(name: str, s: Settings, x, *, path: str, prediction: str, seed: int, l
 
 def train_toy(name: str, path: str, seed: int = 0, quick: bool = False):
     """A field on 50,000 draws of a 2-D toy set: velocity on the linear path, noise (DSM) on the VP path."""
+    _check_run(seed, quick)
     x = data.sample_toy(name, jax.random.key(seed), 50_000)
     return train(name, _quick(TOY, quick), x, path=path, prediction="velocity" if path == "linear" else "eps",
                  seed=seed)
@@ -81,6 +95,8 @@ def toy_nfe_rows(model, name: str, *, steps=(1, 2, 4, 8, 16, 32), samplers=("eul
     """Mode coverage and high-quality fraction of samples against the number of network evaluations."""
     from course_lib.evaluation.modes import mode_coverage
 
+    ev._check_model(model)
+    _validate.positive_int("seed", seed, minimum=0)
     mixture, rows = data.toy_mixture(name), []
     for sampler in samplers:
         for n in steps:
@@ -94,6 +110,7 @@ def toy_nfe_rows(model, name: str, *, steps=(1, 2, 4, 8, 16, 32), samplers=("eul
 
 def checkerboard_row(seed: int = 0, quick: bool = False, save_dir=None) -> dict:
     """Train a flow-matching field on the checkerboard; test NLL by the probability-flow ODE vs ln 8."""
+    _check_run(seed, quick)
     x = data.sample_toy("checkerboard", jax.random.key(seed), 200_000)
     model, result = train("checkerboard", _quick(CHECKERBOARD, quick), x, path="linear", prediction="velocity",
                           seed=seed)
@@ -110,6 +127,11 @@ def checkerboard_row(seed: int = 0, quick: bool = False, save_dir=None) -> dict:
 
 def digits_nll(model, levels, key, *, num_draws: int = 1, ode_steps: int = 50) -> np.ndarray:
     """E_u[-log p(x + u)] per image (N,), nats per discrete 17-level 8x8 image: an upper bound on -log P(x)."""
+    ev._check_model(model)
+    _validate.array("levels", levels, ndim=2, shape=(None, model.dim), dtype_kind="number", min_rows=1)
+    _validate.levels("levels", levels, NUM_LEVELS)
+    _validate.prng_key("key", key)
+    num_draws = _validate.positive_int("num_draws", num_draws, maximum=1000)
     draws = []
     for i in range(num_draws):
         u = jax.random.uniform(jax.random.fold_in(key, i), levels.shape)
@@ -131,6 +153,9 @@ def levels_quality(clf, real_feats, levels) -> dict:
     from course_lib.evaluation.classifier import classifier_features
     from course_lib.evaluation.frechet import sample_quality
 
+    _validate.array("real_feats", real_feats, ndim=2, dtype_kind="float", min_rows=2)
+    _validate.array("levels", levels, ndim=2, shape=(None, DIM), dtype_kind="number", min_rows=2)
+    _validate.levels("levels", levels, NUM_LEVELS)
     levels = np.asarray(levels, np.float32)
     q = sample_quality(real_feats, classifier_features(clf, levels / (NUM_LEVELS - 1)))
     return {k: round(float(v), 3) for k, v in q.items()}
@@ -148,6 +173,7 @@ def _digits_setup(quick: bool):
 
 def digits_row(seed: int = 0, quick: bool = False, save_dir=None) -> dict:
     """Flow matching on uniformly dequantised digits: test / val NLL (nats per image), FD vs steps."""
+    _check_run(seed, quick)
     splits, clf, real = _digits_setup(quick)
     levels = np.asarray(splits["train"].x, np.int32)
     model, result = train("digits", _quick(DIGITS, quick), levels, path="linear", prediction="velocity", seed=seed,
@@ -174,6 +200,10 @@ def digits_row(seed: int = 0, quick: bool = False, save_dir=None) -> dict:
 
 def guidance_rows(seed: int = 0, quick: bool = False, save_dir=None, weights=GUIDANCE_WEIGHTS) -> list[dict]:
     """A class-conditional field with label dropout; per guidance weight: accuracy and diversity of samples."""
+    _check_run(seed, quick)
+    if isinstance(weights, str) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"weights must be a sequence of guidance weights, got {type(weights).__name__}")
+    weights = tuple(_validate.finite_float(f"weights[{i}]", w) for i, w in enumerate(weights))
     from course_lib.evaluation.classifier import classifier_features
 
     splits, clf, real = _digits_setup(quick)

@@ -59,6 +59,8 @@ class LabProbes(NamedTuple):
 def make_probes(config: engine.LabConfig, *, num_points: int = 300, num_lines: int = 9,
                 points_per_line: int = 40, resolution: int = 48, seed: int = 0) -> LabProbes:
     """Real samples, noise for the generated samples, z-grid lines and the D grid for ``config``."""
+    _validate.instance("config", config, engine.LabConfig)
+    seed = _validate.positive_int("seed", seed, minimum=0)
     num_points = _validate.positive_int("num_points", num_points)
     num_lines = _validate.positive_int("num_lines", num_lines, minimum=2)
     points_per_line = _validate.positive_int("points_per_line", points_per_line, minimum=2)
@@ -91,6 +93,10 @@ def make_probes(config: engine.LabConfig, *, num_points: int = 300, num_lines: i
 def lab_snapshot(steps: engine.LabSteps, state: GANState, probes: LabProbes,
                  d_loss=(), g_loss=(), *, num_arrows: int = 120, loss: str | None = None) -> LabView:
     """Evaluate the players on the probes: what the four views need."""
+    _validate.instance("steps", steps, engine.LabSteps, "the LabSteps of make_lab_steps(config)")
+    _validate.instance("state", state, GANState)
+    _validate.instance("probes", probes, LabProbes, "the LabProbes of make_probes(config)")
+    num_arrows = _validate.positive_int("num_arrows", num_arrows)
     loss = steps.config.loss if loss is None else _validate.one_of("loss", loss, losses.GAN_LOSSES)
     x_fake = steps.generate(state.g_params, probes.z_show)
     d_grid = steps.discriminate(state.d_params, probes.grid)

@@ -29,12 +29,19 @@ from course_lib.training.core import CompiledStep, History, check_finite
 
 def token_nll(logits, targets):
     """-log softmax(logits)[target] per position: (B, T, V), (B, T) -> (B, T)."""
+    _validate.array("logits", logits, ndim=3, dtype_kind="float", finite=False)
+    _validate.array("targets", targets, shape=logits.shape[:2], dtype_kind="int")
+    _validate.levels("targets", targets, logits.shape[-1])
     log_p = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
 
 
 def masked_nll(logits, tokens, mask):
     """Mean NLL per counted character (nats).   logits (B, T, V), tokens (B, T+1), mask (B, T)."""
+    _validate.array("logits", logits, ndim=3, dtype_kind="float", finite=False)
+    b, t = logits.shape[:2]
+    _validate.array("tokens", tokens, shape=(b, t + 1), dtype_kind="int")
+    _validate.array("mask", mask, shape=(b, t), dtype_kind="number")
     nll = token_nll(logits, tokens[:, 1:])
     return jnp.sum(nll * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
@@ -45,7 +52,17 @@ def evaluate_nll(model, tokens, mask, *, batch_size: int = 1024) -> float:
     nnx models run through one compiled function per model structure; batches are padded to
     ``batch_size`` rows (with zero mask) so that every batch reuses it.
     """
+    from course_lib.models.language import BigramCounts
+
+    if not isinstance(model, (BigramCounts, nnx.Module)):
+        raise TypeError(f"model must be a language model (BigramCounts, BigramNet, ContextMLP or Transformer), "
+                        f"got {type(model).__name__}")
+    _validate.array("tokens", tokens, ndim=2, dtype_kind="int", min_rows=1)
+    _validate.array("mask", mask, shape=(tokens.shape[0], tokens.shape[1] - 1), dtype_kind="number")
+    batch_size = _validate.positive_int("batch_size", batch_size)
     tokens, mask = np.asarray(tokens), np.asarray(mask, np.float32)
+    if not mask.sum() > 0:
+        raise ValueError("mask must count at least one prediction (it is all zeros)")
     total, count = 0.0, 0.0
     for start in range(0, len(tokens), batch_size):
         x, m = tokens[start:start + batch_size], mask[start:start + batch_size]
@@ -70,7 +87,7 @@ def _nll_fn(graphdef):
 
 def nats_to_bits(nats: float) -> float:
     """Bits per character = nats / ln 2."""
-    return nats / math.log(2.0)
+    return _validate.finite_float("nats", nats) / math.log(2.0)
 
 
 class TrainResult(NamedTuple):
@@ -120,7 +137,13 @@ def train_language_model(model, tokens, mask, *, key, num_steps: int = 2000, bat
       num_steps: total steps, a multiple of ``steps_per_call``.
       val: optional ``(tokens, mask)``; then the parameters with the best validation NLL are kept.
     """
+    _validate.instance("model", model, nnx.Module, "a trainable language model (BigramNet, ContextMLP or Transformer)")
     key = _validate.prng_key("key", key)
+    _validate.array("tokens", tokens, ndim=2, dtype_kind="int", min_rows=1)
+    _validate.levels("tokens", tokens, model.vocab_size)
+    _validate.array("mask", mask, shape=(tokens.shape[0], tokens.shape[1] - 1), dtype_kind="number")
+    if val is not None and not (isinstance(val, tuple) and len(val) == 2):
+        raise TypeError(f"val must be a (tokens, mask) pair or None, got {type(val).__name__}")
     num_steps = _validate.positive_int("num_steps", num_steps)
     steps_per_call = _validate.positive_int("steps_per_call", steps_per_call)
     batch_size = _validate.positive_int("batch_size", batch_size)

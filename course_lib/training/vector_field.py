@@ -86,8 +86,15 @@ def train_vector_field(model, x, *, key, num_steps: int, batch_size: int = 256, 
       transform: optional (key, batch) -> x_0, e.g. uniform dequantisation of image levels.
       ema_decay: if > 0, the model ends with the exponential moving average of the weights.
     """
+    from course_lib.models.vector_field import VectorFieldMLP
+
+    _validate.instance("model", model, VectorFieldMLP, "a course_lib.models.vector_field.VectorFieldMLP")
     _validate.prng_key("key", key)
-    _validate.array("x", x, ndim=2, dtype_kind="number")
+    _validate.array("x", x, ndim=2, dtype_kind="number", min_rows=1)
+    if transform is not None:
+        _validate.callable_("transform", transform, "a function (key, batch) -> x_0, or None")
+    if grad_clip is not None:
+        _validate.positive_float("grad_clip", grad_clip)
     if x.shape[1] != model.dim:
         raise ValueError(f"x must have {model.dim} columns (the model's dim), got {x.shape[1]}")
     num_steps = _validate.positive_int("num_steps", num_steps)

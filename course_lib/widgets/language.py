@@ -22,6 +22,22 @@ from course_lib.widgets.core import Panel, Status, Timer, guarded
 _CELL = "width:15px;height:15px;padding:0;text-align:center;font:10px monospace"
 
 
+def _check_model_vocab(model, vocab, *, transformer: bool = False):
+    from course_lib.data.text import Vocabulary
+    from course_lib.models.language import BigramCounts, Transformer
+
+    kinds = (Transformer,) if transformer else (BigramCounts, nnx.Module)
+    if not isinstance(model, kinds):
+        raise TypeError(f"model must be {'a Transformer' if transformer else 'a language model'}, got {type(model).__name__}")
+    _validate.instance("vocab", vocab, Vocabulary, "a course_lib.data.text.Vocabulary")
+
+
+def _check_trace(trace, keys):
+    if not isinstance(trace, dict) or not set(keys) <= set(trace):
+        raise TypeError(f"trace must be the dict returned by its *_trace function (keys {sorted(keys)}), "
+                        f"got {type(trace).__name__}")
+
+
 def _shade(p: float) -> str:
     """A blue whose darkness is the probability p in [0, 1]."""
     level = int(round(255 * (1.0 - 0.85 * float(np.clip(p, 0.0, 1.0)))))
@@ -53,6 +69,10 @@ def sampling_trace(model, vocab, *, prefix: str = "", temperature: float = 1.0, 
 
 def render_sampler(trace: dict, vocab) -> str:
     """An HTML table: one row per step, one cell per token shaded by its probability, the chosen one boxed."""
+    from course_lib.data.text import Vocabulary
+
+    _check_trace(trace, ("text", "prefix", "steps", "context", "probs", "chosen"))
+    _validate.instance("vocab", vocab, Vocabulary, "a course_lib.data.text.Vocabulary")
     header = "".join(f"<th style='{_CELL}'>{_label(vocab, i)}</th>" for i in range(vocab.size))
     rows = []
     for context, probs, chosen in zip(trace["context"], trace["probs"], trace["chosen"]):
@@ -71,6 +91,7 @@ def render_sampler(trace: dict, vocab) -> str:
 
 def attention_trace(model, vocab, word: str) -> dict:
     """Attention weights of the transformer on ``<`` + word: ``weights`` (L, H, T, T) and the ``chars``."""
+    _check_model_vocab(model, vocab, transformer=True)
     ids = vocab.encode(word, name="word")
     if len(ids) + 1 > model.context:
         raise ValueError(f"word must have at most {model.context - 1} characters, got {len(ids)}: {word!r}")
@@ -91,6 +112,7 @@ def _attention_fn(graphdef):
 
 def render_attention(trace: dict, layer: int) -> str:
     """One HTML table per head: row i (query) shaded by how much position i attends to each j <= i."""
+    _check_trace(trace, ("weights", "chars"))
     weights = trace["weights"]
     layer = _validate.positive_int("layer", layer, minimum=0)
     if layer >= weights.shape[0]:
@@ -111,6 +133,8 @@ def render_attention(trace: dict, layer: int) -> str:
 
 def live_sampler(model, vocab, *, prefix: str = "", seed: int = 0) -> Panel:
     """Controls for prefix, temperature, top-k (0 = off), top-p and seed; shows :func:`render_sampler`."""
+    _check_model_vocab(model, vocab)
+    seed = _validate.positive_int("seed", seed, minimum=0)
     controls = {
         "prefix": widgets.Text(value=prefix, description="prefix", continuous_update=False),
         "temperature": widgets.FloatSlider(value=1.0, min=0.1, max=2.5, step=0.05, description="temperature"),
@@ -142,6 +166,7 @@ def live_sampler(model, vocab, *, prefix: str = "", seed: int = 0) -> Panel:
 
 def attention_viewer(model, vocab, *, word: str = "isabella") -> Panel:
     """A word box and a layer slider; shows every head's attention (:func:`render_attention`)."""
+    _check_model_vocab(model, vocab, transformer=True)
     text = widgets.Text(value=word, description="name", continuous_update=False)
     layer = widgets.IntSlider(value=0, min=0, max=model.num_layers - 1, description="layer")
     output, status, timer = widgets.HTML(), Status(), Timer()

@@ -26,6 +26,7 @@ def field_lab_state(model, *, sampler: str = "euler", num_steps: int = 8, seed: 
     import jax
 
     num_steps = check_sampler(sampler, num_steps)
+    seed = _validate.positive_int("seed", seed, minimum=0)
     _, xs = ev.sample(model, jax.random.key(seed), LAB_POINTS, sampler=sampler, num_steps=num_steps, trajectory=True)
     ts = np.asarray(time_grid(model.path, num_steps))
     return {"ts": ts, "xs": xs, "sampler": sampler, "num_steps": num_steps}
@@ -61,6 +62,8 @@ def render_field_lab(model, state: dict, step: int, *, limits: float = 3.5):
 
     Returns (Figure, summary dict with t, the step and the spread of x_t).
     """
+    if not isinstance(state, dict) or not {"xs", "ts"} <= set(state):
+        raise TypeError(f"state must be the dict of field_lab_state(model, ...), got {type(state).__name__}")
     xs, ts = state["xs"], state["ts"]
     step = _validate.positive_int("step", step, minimum=0)
     if step >= len(ts):
@@ -114,6 +117,8 @@ def render_field_lab_image(model, state: dict, step: int, *, limits: float = 3.5
     Right: the first trajectories up to t_step (grey) and the final samples (dark).
     Returns (image, summary dict with t, the step and the spread of x_t).
     """
+    if not isinstance(state, dict) or not {"xs", "ts"} <= set(state):
+        raise TypeError(f"state must be the dict of field_lab_state(model, ...), got {type(state).__name__}")
     xs, ts = state["xs"], state["ts"]
     step = _validate.positive_int("step", step, minimum=0)
     if step >= len(ts):
@@ -143,6 +148,10 @@ def vector_field_lab(models: dict, *, sampler: str = "euler", num_steps: int = 8
 
     if not isinstance(models, dict) or not models:
         raise TypeError("models must be a non-empty dict {(data, path): VectorFieldMLP}")
+    for k, m in models.items():
+        if not (isinstance(k, tuple) and len(k) == 2):
+            raise TypeError(f"models must be keyed by (data, path) pairs, got the key {k!r}")
+        ev._check_model(m)
     datas = sorted({k[0] for k in models})
     path_names = sorted({k[1] for k in models})
     c = {"data": widgets.Dropdown(options=datas, value=datas[0], description="data"),
@@ -187,7 +196,10 @@ def render_guidance(model, classifier, digit: int, w: float, *, num_steps: int =
 
     from course_lib.fields.likelihood import levels_from_unit
 
+    ev._check_model(model)
+    _validate.callable_("classifier", classifier, "a digit classifier images (N, 64) -> logits (N, 10)")
     digit = _validate.positive_int("digit", digit, minimum=0)
+    num_samples = _validate.positive_int("num_samples", num_samples, maximum=256, why="the mosaic shows at most 16 x 16")
     if digit >= model.num_classes:
         raise ValueError(f"digit must be in 0..{model.num_classes - 1}, got {digit}")
     w = check_weight(w)

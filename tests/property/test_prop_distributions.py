@@ -1,4 +1,4 @@
-"""Properties of course_lib.distributions and course_lib.games."""
+"""Properties of course_lib.distributions and course_lib.lessons.games."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,8 @@ import math
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from course_lib import distributions as P
-from course_lib import games as G
+from course_lib.lessons import distributions as P
+from course_lib.lessons import games as G
 from course_lib.training import DivergenceError
 from prop_harness import (BAD_COUNTS, BAD_FINITE_FLOATS, BAD_KEYS, BAD_POSITIVE_FLOATS, BAD_STRINGS,
                           covers, finite, good, key, refused)
@@ -18,12 +18,12 @@ MIX = st.integers(1, 3).flatmap(lambda k: st.tuples(
     st.lists(st.floats(0.2, 2.0), min_size=k, max_size=k)))
 
 
-@covers("course_lib.distributions.mixture", "course_lib.distributions.gaussian",
-        "course_lib.distributions.Mixture1D", "course_lib.distributions.log_density",
-        "course_lib.distributions.sample", "course_lib.distributions.moments",
-        "course_lib.distributions.expectation", "course_lib.distributions.kl_divergence",
-        "course_lib.distributions.js_divergence", "course_lib.distributions.fit_forward_kl",
-        "course_lib.distributions.gaussian_fit_kl", "course_lib.distributions.kl_landscape")
+@covers("course_lib.lessons.distributions.mixture", "course_lib.lessons.distributions.gaussian",
+        "course_lib.lessons.distributions.Mixture1D", "course_lib.lessons.distributions.log_density",
+        "course_lib.lessons.distributions.sample", "course_lib.lessons.distributions.moments",
+        "course_lib.lessons.distributions.expectation", "course_lib.lessons.distributions.kl_divergence",
+        "course_lib.lessons.distributions.js_divergence", "course_lib.lessons.distributions.fit_forward_kl",
+        "course_lib.lessons.distributions.gaussian_fit_kl", "course_lib.lessons.distributions.kl_landscape")
 @given(mix=MIX, n=st.integers(1, 50), mu=st.floats(-2, 2), sigma=st.floats(0.3, 2))
 @settings(max_examples=4)
 def test_distributions_valid(mix, n, mu, sigma):
@@ -67,7 +67,7 @@ def test_distribution_functions_bad(bad_key, bad_n, bad_s, bad_dir):
     refused(P.fit_reverse_kl, "num_steps", p, 0.0, 1.0, num_steps=bad_n)
 
 
-@covers("course_lib.distributions.fit_reverse_kl")
+@covers("course_lib.lessons.distributions.fit_reverse_kl")
 @given(mu0=st.floats(-2, 2), sigma0=st.floats(0.3, 2))
 @settings(max_examples=2)
 def test_fit_reverse_kl(mu0, sigma0):
@@ -87,7 +87,7 @@ def test_fit_reverse_kl_divergence_is_an_error():
         assert np.all(np.isfinite(out[2])) and math.isfinite(out[0]) and math.isfinite(out[1])
 
 
-@covers("course_lib.games.bilinear_play", "course_lib.games.radius", "course_lib.games.alternating_invariant")
+@covers("course_lib.lessons.games.bilinear_play", "course_lib.lessons.games.radius", "course_lib.lessons.games.alternating_invariant")
 @given(x0=st.floats(-2, 2), y0=st.floats(-2, 2), lr=st.floats(0.01, 0.5), n=st.integers(1, 200),
        update=st.sampled_from(G.UPDATES))
 def test_games_valid(x0, y0, lr, n, update):

@@ -19,7 +19,7 @@ from course_lib.exercises import ch10_quiz
 from prop_harness import COUNTS, covers, good, refused
 
 CHAPTERS = ["ch01_concepts", "ch02_probability", "ch03_gradient_descent", "ch04_vae", "ch05_gan",
-            "ch06_walkthrough", "ch07_beyond"]
+            "ch06_walkthrough", "ch07_beyond", "ch08_vector_fields", "ch09_language_models"]
 ANSWER_CHECKS = {"check_generative_quiz", "check_gan_year", "check_collapse_quiz", "check_family_choice"}
 
 

@@ -25,7 +25,7 @@ from prop_harness import BAD_COUNTS, BAD_POSITIVE_FLOATS, NOT_ARRAYS, covers, fi
 @settings(max_examples=5)
 def test_checkpoint_round_trip_and_corrupt_manifest(width, seed, field, junk):
     with tempfile.TemporaryDirectory() as tmp:
-        path = pathlib.Path(tmp) / "m.msgpack"
+        path = pathlib.Path(tmp) / "m.safetensors"
         model = MLP((2, width, 1), rngs=nnx.Rngs(seed))
         C.save_checkpoint(path, model, config={"width": width})
         assert C.verify_checkpoint(path)["config"] == {"width": width}
@@ -50,7 +50,7 @@ def test_checkpoint_bad_path(bad):
 
 def test_checkpoint_bad_model_and_config():
     with tempfile.TemporaryDirectory() as tmp:
-        path = pathlib.Path(tmp) / "m.msgpack"
+        path = pathlib.Path(tmp) / "m.safetensors"
         refused(C.save_checkpoint, "model", path, "model", config={})
         refused(C.save_checkpoint, "config", path, MLP((1, 1), rngs=nnx.Rngs(0)), config={"a": np.zeros(2)})
         refused(C.save_checkpoint, "config", path, MLP((1, 1), rngs=nnx.Rngs(0)), config={"a": float("nan")})

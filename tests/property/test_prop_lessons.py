@@ -9,27 +9,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from course_lib import families as F
-from course_lib import glossary as GL
-from course_lib import gradient_estimators as GE
-from course_lib import surfaces as S
-from course_lib import timeline as TL
-from course_lib import walkthrough as W
+from course_lib.lessons import families as F
+from course_lib.lessons import glossary as GL
+from course_lib.lessons import gradient_estimators as GE
+from course_lib.lessons import surfaces as S
+from course_lib.lessons import timeline as TL
+from course_lib.lessons import walkthrough as W
 from course_lib.data import sample_toy
+from course_lib.evaluation import pca as PCA
+from course_lib.training import GANState
 from prop_harness import (BAD_CALLABLES, BAD_COUNTS, BAD_FINITE_FLOATS, BAD_KEYS, BAD_POSITIVE_FLOATS,
                           BAD_STRINGS, NOT_ARRAYS, covers, finite, good, key, refused)
 
 
-@covers("course_lib.surfaces.get_surface", "course_lib.surfaces.Surface", "course_lib.surfaces.loss_grid",
-        "course_lib.surfaces.run_optimizer", "course_lib.surfaces.Run",
-        "course_lib.surfaces.distance_to_nearest_minimum")
+@covers("course_lib.lessons.surfaces.get_surface", "course_lib.lessons.surfaces.Surface", "course_lib.lessons.surfaces.run_optimizer", "course_lib.lessons.surfaces.Run",
+        "course_lib.lessons.surfaces.distance_to_nearest_minimum")
 @given(name=st.sampled_from(S.SURFACE_NAMES), opt=st.sampled_from(S.OPTIMIZERS), lr=st.floats(1e-4, 0.01),
        n=st.integers(1, 50))
 @settings(max_examples=4)
 def test_surfaces_valid(name, opt, lr, n):
     assert isinstance(S.get_surface(name), S.Surface)
-    xx, yy, zz = S.loss_grid(name, 10)
-    finite(zz, (10, 10))
     run = S.run_optimizer(name, opt, lr, num_steps=n)
     assert isinstance(run, S.Run) and run.trajectory.shape == (n + 1, 2)
     assert math.isfinite(S.distance_to_nearest_minimum(name, run.trajectory[0]))
@@ -38,7 +37,6 @@ def test_surfaces_valid(name, opt, lr, n):
 @given(bad_s=BAD_STRINGS, bad_lr=BAD_POSITIVE_FLOATS, bad_n=BAD_COUNTS, bad_x=BAD_FINITE_FLOATS)
 def test_surfaces_bad(bad_s, bad_lr, bad_n, bad_x):
     refused(S.get_surface, "surface", bad_s)
-    refused(S.loss_grid, "resolution", "bowl", bad_n)
     refused(S.run_optimizer, "lr", "bowl", "adam", bad_lr)
     refused(S.run_optimizer, "num_steps", "bowl", "adam", 0.1, num_steps=bad_n)
     refused(S.run_optimizer, "start", "bowl", "adam", 0.1, start=(bad_x, 0.0))
@@ -46,7 +44,7 @@ def test_surfaces_bad(bad_s, bad_lr, bad_n, bad_x):
     refused(S.distance_to_nearest_minimum, "point", "bowl", (bad_x, 1.0))
 
 
-@covers("course_lib.timeline.Milestone", "course_lib.timeline.first_year", "course_lib.timeline.timeline_figure")
+@covers("course_lib.lessons.timeline.Milestone", "course_lib.lessons.timeline.first_year", "course_lib.lessons.timeline.timeline_figure")
 @given(family=st.sampled_from(sorted(TL.FAMILY_COLORS)), bad=BAD_STRINGS)
 @settings(max_examples=3)
 def test_timeline(family, bad):
@@ -61,8 +59,8 @@ def test_timeline(family, bad):
     refused(TL.timeline_figure, "milestones[0].family", [TL.Milestone(2014, bad, "x", "y")])
 
 
-@covers("course_lib.glossary.Term", "course_lib.glossary.lookup", "course_lib.glossary.search",
-        "course_lib.glossary.to_markdown")
+@covers("course_lib.lessons.glossary.Term", "course_lib.lessons.glossary.lookup", "course_lib.lessons.glossary.search",
+        "course_lib.lessons.glossary.to_markdown")
 @given(text=st.text(max_size=30))
 def test_glossary(text):
     hits = GL.search(text) if text.strip() else []
@@ -76,9 +74,9 @@ def test_glossary(text):
     good()
 
 
-@covers("course_lib.gradient_estimators.reparameterization_gradient",
-        "course_lib.gradient_estimators.score_function_gradient",
-        "course_lib.gradient_estimators.estimator_spread")
+@covers("course_lib.lessons.gradient_estimators.reparameterization_gradient",
+        "course_lib.lessons.gradient_estimators.score_function_gradient",
+        "course_lib.lessons.gradient_estimators.estimator_spread")
 @given(mu=st.floats(-2, 2), sigma=st.floats(0.2, 2), n=st.integers(2, 64))
 @settings(max_examples=4)
 def test_gradient_estimators_valid(mu, sigma, n):
@@ -102,7 +100,7 @@ def test_gradient_estimators_bad(bad_f, bad_s, bad_key, bad_n):
     refused(GE.estimator_spread, "num_samples", f, 0.0, 1.0, key(), 10**6, 10**6)
 
 
-@covers("course_lib.families.fit_family", "course_lib.families.FittedFamily")
+@covers("course_lib.lessons.families.fit_family", "course_lib.lessons.families.FittedFamily")
 @given(name=st.sampled_from(F.FAMILIES), seed=st.integers(0, 5))
 @settings(max_examples=5)
 def test_families_valid(name, seed):
@@ -121,13 +119,13 @@ def test_families_bad(bad_name, bad_x):
     refused(F.fit_family, "x", "moons" if False else "implicit", bad_x)
 
 
-@covers("course_lib.walkthrough.article_generator", "course_lib.walkthrough.article_discriminator",
-        "course_lib.walkthrough.article_vae", "course_lib.walkthrough.article_rescale",
-        "course_lib.walkthrough.keras_binary_crossentropy", "course_lib.walkthrough.Recipe",
-        "course_lib.walkthrough.WalkthroughState", "course_lib.walkthrough.make_recipe_run",
-        "course_lib.walkthrough.train_recipe", "course_lib.walkthrough.discriminator_report",
-        "course_lib.walkthrough.PCABasis", "course_lib.walkthrough.pca_basis", "course_lib.walkthrough.project",
-        "course_lib.walkthrough.frechet_distance", "course_lib.walkthrough.sample_report")
+@covers("course_lib.lessons.walkthrough.article_generator", "course_lib.lessons.walkthrough.article_discriminator",
+        "course_lib.lessons.walkthrough.article_vae", "course_lib.lessons.walkthrough.article_rescale",
+        "course_lib.lessons.walkthrough.keras_binary_crossentropy", "course_lib.lessons.walkthrough.Recipe",
+        "course_lib.lessons.walkthrough.make_recipe_run",
+        "course_lib.lessons.walkthrough.train_recipe", "course_lib.lessons.walkthrough.discriminator_report",
+        "course_lib.evaluation.pca.PCABasis", "course_lib.evaluation.pca.pca_basis", "course_lib.evaluation.pca.project",
+        "course_lib.evaluation.pca.pca_frechet_distance", "course_lib.lessons.walkthrough.sample_report")
 @settings(max_examples=1)
 @given(seed=st.integers(0, 3))
 def test_walkthrough_valid(seed):
@@ -141,14 +139,14 @@ def test_walkthrough_valid(seed):
     fake = np.asarray(g.sample(key(seed), 16))
     rep = W.discriminator_report(d, real, fake)
     assert 0 <= rep["balanced_accuracy"] <= 1
-    basis = W.pca_basis(real, 4)
-    assert isinstance(basis, W.PCABasis)
-    finite(W.project(real, basis), (16, 4))
-    assert math.isfinite(W.frechet_distance(real, fake, basis))
+    basis = PCA.pca_basis(real, 4)
+    assert isinstance(basis, PCA.PCABasis)
+    finite(PCA.project(real, basis), (16, 4))
+    assert math.isfinite(PCA.pca_frechet_distance(real, fake, basis))
     assert set(W.sample_report(fake, real, basis)) >= {"frechet", "pixel_mean"}
     finite(W.article_rescale(real), real.shape)
     finite(W.keras_binary_crossentropy(real, real), (16,))
-    assert W.WalkthroughState._fields and callable(W.make_recipe_run)
+    assert GANState._fields and callable(W.make_recipe_run)
 
 
 @given(bad_key=BAD_KEYS, bad_n=BAD_COUNTS, bad_a=NOT_ARRAYS)
@@ -160,8 +158,8 @@ def test_walkthrough_bad(bad_key, bad_n, bad_a):
     refused(W.train_recipe, "recipe", g, d, "article", real, key=key())
     refused(W.make_recipe_run, "recipe", g, d, None, g_tx=None, d_tx=None)
     refused(W.article_rescale, "x", bad_a)
-    refused(W.pca_basis, "num_components", real, bad_n)
-    refused(W.project, "basis", real, None)
+    refused(PCA.pca_basis, "num_components", real, bad_n)
+    refused(PCA.project, "basis", real, None)
     refused(W.discriminator_report, "x_real", d, real[:, :10], real)
     refused(W.keras_binary_crossentropy, ("y_true", "y_pred", "broadcast"), np.zeros((8, 1)), np.zeros((8, 3, 2)))
     refused(W.article_generator, "seed", bad_n if bad_n != 0 else -1)

@@ -19,6 +19,7 @@ from course_lib.widgets import Panel, Status, Timer, guarded
 from course_lib.widgets import concepts as WC
 from course_lib.widgets import optim as WO
 from course_lib.widgets import probability as WP
+from course_lib.lessons.distributions import em_fit
 from course_lib.training import DivergenceError
 from prop_harness import (BAD_COUNTS, BAD_FINITE_FLOATS, BAD_POSITIVE_FLOATS, BAD_STRINGS, COUNTS,
                           covers, good, refused)
@@ -136,14 +137,14 @@ def test_optim_renders(lr, steps, bad_lr, bad_n):
     refused(WO.render_trajectories, "runs", "rosenbrock", None)
 
 
-@covers("course_lib.widgets.probability.mixture_data", "course_lib.widgets.probability.em_fit",
+@covers("course_lib.widgets.probability.mixture_data", "course_lib.lessons.distributions.em_fit",
         "course_lib.widgets.probability.render_mixture", "course_lib.widgets.probability.kl_optima",
         "course_lib.widgets.probability.render_kl")
 @given(mu=st.floats(-4, 4), sigma=st.floats(0.05, 3))
 @settings(max_examples=2)
 def test_probability_widgets_valid(mu, sigma):
     x = WP.mixture_data()
-    p = WP.em_fit(x, 2, 20)
+    p = em_fit(x, 2, 20)
     assert np.all(np.isfinite(p.weights)) and math.isclose(float(np.sum(p.weights)), 1.0, rel_tol=1e-5)
     WP.render_kl(mu, sigma)
     WP.render_mixture((0.5, 0.5), (-1.0, 1.0), (1.0, 1.0), num_samples=100)
@@ -159,6 +160,6 @@ def test_probability_widgets_bad(bad, bad_n):
     refused(WP.render_kl, "mu", bad, 1.0)
     refused(WP.render_kl, "sigma", 0.0, bad)
     refused(WP.render_mixture, "num_samples", (1.0,), (0.0,), (1.0,), bad_n)
-    refused(WP.em_fit, "x", np.zeros((0,)))
-    refused(WP.em_fit, "num_components", x, bad_n)
+    refused(em_fit, "x", np.zeros((0,)))
+    refused(em_fit, "num_components", x, bad_n)
     refused(WP.kl_optima, "target", "nope")
