@@ -48,6 +48,7 @@ def get_path(name: str) -> GaussianPath:
 
 
 def as_path(path) -> GaussianPath:
+    """``path`` as a :class:`GaussianPath`: one is returned as is, a name ("linear" or "vp") is looked up."""
     return path if isinstance(path, GaussianPath) else get_path(path)
 
 

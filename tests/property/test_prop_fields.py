@@ -71,6 +71,21 @@ def test_paths_valid(name, b, t, source, target):
     finite(P.velocity_from_score(path, xt, t, P.convert(path, xt, t, eps, source="eps", target="score")), (b, 2))
 
 
+@covers("course_lib.fields.paths.as_path", "course_lib.fields.paths.cols")
+@given(name=st.sampled_from(P.PATHS), b=st.integers(1, 6), t=st.floats(0.0, 1.0), bad_name=BAD_STRINGS)
+@settings(max_examples=6)
+def test_path_helpers(name, b, t, bad_name):
+    path = P.as_path(name)
+    assert P.as_path(path) is path and path == P.get_path(name)
+    like = np.zeros((b, 3), np.float32)
+    cols = P.cols(path, t, like)
+    assert len(cols) == 4
+    for c, full in zip(cols, P.coefficients(path, np.full(b, t, np.float32))):
+        finite(c, (b, 1))
+        assert np.allclose(np.asarray(c)[:, 0], full)
+    refused(P.as_path, "path", bad_name)
+
+
 @given(bad_t=BAD_TIMES, bad_x=bad_arrays((4, 2)), bad_name=BAD_STRINGS)
 def test_paths_bad(bad_t, bad_x, bad_name):
     x = np.zeros((4, 2), np.float32)
