@@ -203,6 +203,28 @@ def test_history():
         h.append({"a": [1.0], "b": [1.0, 2.0]})
 
 
+def test_train_vae_checks_every_eval_every_epochs_and_stops_early(digits):
+    """eval_every: NaN between checks, a check after the last epoch; patience keeps the best check's
+    parameters, which a second evaluation with the same validation noise confirms."""
+    x_val, val_key = digits[:100], jax.random.key(7)
+    model = _vae()
+    hist = train_vae(model, digits, key=jax.random.key(0), num_epochs=5, batch_size=64, lr=3e-3, x_val=x_val,
+                     eval_every=2, val_key=val_key, progress=False)
+    assert np.isnan(hist["val_loss"]).tolist() == [True, False, True, False, False]  # epochs 2, 4 and the last
+    # lr = 0.3 makes the validation loss rise after a few epochs: early stopping must end the run there
+    model = _vae()
+    hist = train_vae(model, digits, key=jax.random.key(0), num_epochs=30, batch_size=64, lr=0.3, x_val=x_val,
+                     patience=2, val_key=val_key, lr_schedule="cosine", lr_final_fraction=0.1, progress=False)
+    val = hist["val_loss"]
+    best = int(np.argmin(val))
+    assert len(val) == best + 1 + 2 < 30  # stopped 2 epochs after the best check
+    assert evaluate_vae(model, x_val, val_key, batch_size=500)["loss"] == pytest.approx(val[best], rel=1e-6)
+    with pytest.raises(ValueError, match="x_val"):
+        train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=2, batch_size=64, patience=2)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=2, batch_size=64, lr_schedule="linear")
+
+
 @pytest.mark.parametrize("call, exc, words", [
     (lambda: make_optimizer("adagrad", 0.1), ValueError, "unknown optimizer"),
     (lambda: make_optimizer("adam", -1e-3), ValueError, "lr must be a finite number > 0"),
