@@ -28,7 +28,8 @@ class DivergenceError(FloatingPointError):
     """Raised when a training run produced NaN or infinity; the message says what and what to try."""
 
 
-def make_optimizer(name: str = "adam", lr: float | Callable = 1e-3, **kwargs) -> optax.GradientTransformation:
+def make_optimizer(name: str = "adam", lr: float | Callable | jax.Array = 1e-3,
+                   **kwargs) -> optax.GradientTransformation:
     """An optax optimizer by name.
 
     - ``sgd``: theta <- theta - lr * g
@@ -36,11 +37,12 @@ def make_optimizer(name: str = "adam", lr: float | Callable = 1e-3, **kwargs) ->
     - ``nesterov``: momentum with the look-ahead gradient
     - ``rmsprop``, ``adam``, ``adamw``: adaptive per-parameter step sizes   (03_gradient_descent)
 
-    ``lr`` is a positive number or an optax schedule (a function of the step count). Extra
-    keyword arguments go to the optax constructor (e.g. ``b1=0.5`` for GANs).
+    ``lr`` is a positive number, an optax schedule (a function of the step count) or a JAX
+    array (e.g. a traced scalar inside a compiled function, not checked). Extra keyword
+    arguments go to the optax constructor (e.g. ``b1=0.5`` for GANs).
     """
     _validate.one_of("optimizer", name, OPTIMIZERS)
-    lr = lr if callable(lr) else _validate.positive_float("lr", lr)
+    lr = lr if callable(lr) or isinstance(lr, jax.Array) else _validate.positive_float("lr", lr)
     if name == "sgd":
         return optax.sgd(lr, **kwargs)
     if name == "momentum":
