@@ -51,7 +51,9 @@ def timed_samples(sample_fn, num_samples: int):
 
 
 def quality_fields(clf, real_feats, images01) -> dict:
-    """FD, precision and recall of images in [0, 1] against ``real_feats``, in the classifier's feature space (3 decimals)."""
+    """FD, precision and recall of images in [0, 1] against ``real_feats`` (3 decimals).
+
+    Both sides are in the feature space of the digit classifier ``clf``."""
     from course_lib.evaluation.classifier import classifier_features
     from course_lib.evaluation.frechet import sample_quality
 
@@ -60,7 +62,8 @@ def quality_fields(clf, real_feats, images01) -> dict:
 
 
 def nll_fields(nats_test, nats_val, kind: str, family: str) -> dict:
-    """The likelihood columns of a row: what the number is, test and validation nats, test bits per dim (None: no NLL)."""
+    """The likelihood columns of a row: what the number is (``kind``), test and validation nats,
+    test bits per dim (None where the family has no likelihood)."""
     out = {"nll_kind": kind,
            "test_nll_nats": None if nats_test is None else round(float(nats_test), 2),
            "val_nll_nats": None if nats_val is None else round(float(nats_val), 2),

@@ -153,8 +153,8 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
     ref = splits["train"][:num_samples]
     rows.append({"family": "reference", "model": "training images (not a model)",
                  **nll_fields(None, None, "none", "reference"), **anchor_fields({"family": "reference"}),
-                 **quality_fields(clf, real_feats, ref / (NUM_LEVELS - 1)), "train_seconds": None, "train_cpu_seconds": None,
-                 "ms_per_sample": None, "num_params": None, **common})
+                 **quality_fields(clf, real_feats, ref / (NUM_LEVELS - 1)), "train_seconds": None,
+                 "train_cpu_seconds": None, "ms_per_sample": None, "num_params": None, **common})
 
     def save(name, model, config, metadata):
         if save_dir is not None:
