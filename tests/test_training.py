@@ -219,6 +219,11 @@ def test_train_vae_checks_every_eval_every_epochs_and_stops_early(digits):
     best = int(np.argmin(val))
     assert len(val) == best + 1 + 2 < 30  # stopped 2 epochs after the best check
     assert evaluate_vae(model, x_val, val_key, batch_size=500)["loss"] == pytest.approx(val[best], rel=1e-6)
+    seen = []
+    hist = train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=6, batch_size=64, x_val=x_val, eval_every=2,
+                     on_check=lambda epoch, val: seen.append((epoch, val["loss"])) or epoch == 4, progress=False)
+    assert len(hist) == 4 and [e for e, _ in seen] == [2, 4]  # on_check ends the run
+    assert [v for _, v in seen] == hist["val_loss"][[1, 3]].tolist()
     with pytest.raises(ValueError, match="x_val"):
         train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=2, batch_size=64, patience=2)
     with pytest.raises(ValueError, match="lr_schedule"):

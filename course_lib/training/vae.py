@@ -18,6 +18,7 @@ batch axis; with one device that is a no-op.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -172,6 +173,20 @@ def _check_vae_data(model: VAE, x_train, x_val) -> None:
         model._check_data("x_val", x_val)
 
 
+def _check_validation_options(x_val, eval_every, patience, val_key, on_check) -> int:
+    """Check :func:`train_vae`'s validation options; returns eval_every."""
+    eval_every = _validate.positive_int("eval_every", eval_every)
+    if patience is not None:
+        _validate.positive_int("patience", patience)
+        if x_val is None:
+            raise ValueError("patience (early stopping) needs validation data: give x_val")
+    if val_key is not None:
+        _validate.prng_key("val_key", val_key)
+    if on_check is not None and not callable(on_check):
+        raise TypeError(f"on_check must be a function (epoch, val metrics) -> bool, got {type(on_check).__name__}")
+    return eval_every
+
+
 VAL_METRICS = ("loss", "rec", "kl")
 """What a validation check records (as ``val_loss``, ``val_rec``, ``val_kl``; NaN between checks)."""
 
@@ -194,6 +209,7 @@ def train_vae(
     eval_every: int = 1,
     patience: int | None = None,
     val_key=None,
+    on_check: Callable | None = None,
     devices=None,
     progress: bool | None = None,
 ) -> History:
@@ -220,6 +236,8 @@ def train_vae(
       patience: early stopping (needs x_val): stop when the validation -ELBO has not improved for
         this many epochs; the model then keeps the parameters of the best check (None: off).
       val_key: the same validation noise at every check (None: fresh noise at each check).
+      on_check: ``on_check(epoch, val)`` after each validation check (epoch from 1, val the
+        validation means); returning True stops training (e.g. a time-to-quality benchmark).
       devices: devices to split each minibatch over (default: all local devices); ``batch_size``
         must be a multiple of their number. With one device this changes nothing.
       progress: show a progress bar (None: only if the run looks longer than 2 s).
@@ -235,13 +253,7 @@ def train_vae(
     kl_warmup_epochs = _validate.positive_int("kl_warmup_epochs", kl_warmup_epochs, minimum=0)
     batch_size = _validate.positive_int("batch_size", batch_size)
     steps_per_epoch = num_batches(x_train.shape[0], batch_size)  # validates batch_size against the data size
-    eval_every = _validate.positive_int("eval_every", eval_every)
-    if patience is not None:
-        _validate.positive_int("patience", patience)
-        if x_val is None:
-            raise ValueError("patience (early stopping) needs validation data: give x_val")
-    if val_key is not None:
-        _validate.prng_key("val_key", val_key)
+    eval_every = _check_validation_options(x_val, eval_every, patience, val_key, on_check)
     mesh = parallel.data_mesh(devices)
     parallel.check_batch_size(batch_size, mesh)
 
@@ -275,6 +287,8 @@ def train_vae(
                     best = {"loss": val["loss"], "params": params, "epoch": epoch + 1}
                 elif epoch + 1 - best["epoch"] >= patience:
                     break
+            if on_check is not None and x_val is not None and checked and on_check(epoch + 1, val):
+                break
     finally:
         nnx.update(model, params)  # keep the last good parameters, also on divergence
         if bar is not None:
