@@ -230,6 +230,28 @@ def test_train_vae_checks_every_eval_every_epochs_and_stops_early(digits):
         train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=2, batch_size=64, lr_schedule="linear")
 
 
+def test_dynamic_lr_optimizer_equals_the_fixed_one_and_compiles_once():
+    """make_optimizer(dynamic_lr=True): set_learning_rate gives the fixed-lr optimizer's steps, one compilation."""
+    from course_lib.training.core import set_learning_rate
+
+    params, grads = {"w": jnp.array([1.0, -2.0])}, {"w": jnp.array([0.3, 0.1])}
+    tx = make_optimizer("adam", 1.0, dynamic_lr=True)
+    traces = []
+
+    @jax.jit
+    def step(state, lr):
+        traces.append(1)
+        updates, state = tx.update(grads, set_learning_rate(state, lr), params)
+        return optax.apply_updates(params, updates), state
+
+    for lr in (0.1, 0.01):
+        new_params, _ = step(tx.init(params), jnp.float32(lr))
+        fixed = make_optimizer("adam", lr)
+        expected = optax.apply_updates(params, fixed.update(grads, fixed.init(params), params)[0])
+        np.testing.assert_allclose(new_params["w"], expected["w"], rtol=1e-6)
+    assert len(traces) == 1  # the learning rate is data, not a constant of the compiled step
+
+
 @pytest.mark.parametrize("call, exc, words", [
     (lambda: make_optimizer("adagrad", 0.1), ValueError, "unknown optimizer"),
     (lambda: make_optimizer("adam", -1e-3), ValueError, "lr must be a finite number > 0"),

@@ -37,7 +37,7 @@ from flax import nnx
 from course_lib import _validate, losses
 from course_lib.data import toy
 from course_lib.models.gan import Discriminator, Generator, ToyGenerator
-from course_lib.training.core import CompiledStep, make_optimizer
+from course_lib.training.core import CompiledStep, make_optimizer, set_learning_rate
 from course_lib.training.gan import GANState, discriminator_update, generator_update
 from course_lib.training.gan_lab_config import LAB_MODES, METRICS, LabConfig
 
@@ -98,14 +98,10 @@ def build_players(config: LabConfig, key) -> tuple[Generator, Discriminator]:
 
 
 def _optimizer(config: LabConfig) -> optax.GradientTransformation:
-    """The optimizer at unit learning rate; the step multiplies its updates by lr.
-
-    Every optimizer in OPTIMIZERS applies the learning rate as a last scaling of its
-    update, so ``lr * update(lr=1)`` equals ``update(lr)``, and the learning rate can be
-    a traced number that changes without recompiling.
-    """
+    """The lab's optimizer, its learning rate in its state (set before every update, so that
+    it can change without recompiling); both players start from the same state structure."""
     kwargs = {"b1": config.b1} if config.optimizer in ("adam", "adamw") else {}
-    return make_optimizer(config.optimizer, 1.0, **kwargs)
+    return make_optimizer(config.optimizer, 1.0, dynamic_lr=True, **kwargs)
 
 
 def lr_multiplier(step, num_steps, decay_steps):
@@ -171,8 +167,8 @@ def _lab_updates(config: LabConfig, G, D, real_batch):
                 r1 = jnp.float32(0)
             return base + 0.5 * hyper.r1_gamma * r1, (base, r1, real_logits, fake_logits)
 
-        d_params, d_opt, _, (base, r1, real_logits, fake_logits) = discriminator_update(
-            loss_fn, d_params, d_opt, tx, lr_scale=hyper.d_lr * lr_mult)
+        d_opt = set_learning_rate(d_opt, hyper.d_lr * lr_mult)
+        d_params, d_opt, _, (base, r1, real_logits, fake_logits) = discriminator_update(loss_fn, d_params, d_opt, tx)
         metrics = {"d_loss": base, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
                    "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "r1": r1}
         return d_params, d_opt, metrics
@@ -183,7 +179,8 @@ def _lab_updates(config: LabConfig, G, D, real_batch):
         def loss_fn(gp):
             return jnp.mean(_g_loss_kind(hyper.loss_id, D(d_params, G(gp, z)))), None
 
-        g_params, g_opt, g_loss, _ = generator_update(loss_fn, g_params, g_opt, tx, lr_scale=hyper.g_lr * lr_mult)
+        g_opt = set_learning_rate(g_opt, hyper.g_lr * lr_mult)
+        g_params, g_opt, g_loss, _ = generator_update(loss_fn, g_params, g_opt, tx)
         return g_params, g_opt, g_loss
 
     def current_d_metrics(g_params, d_params, hyper, key):
