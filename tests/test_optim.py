@@ -152,7 +152,9 @@ def test_optimizer_explorer_drives_and_reports_divergence():
     assert "from the nearest minimum" in panel.status.text
     panel.controls["lr"].value = 0.3  # above 2 / 10: diverges
     assert "diverged at step" in panel.status.text and panel.image.value != first
+    redraws = len(panel.timer.samples_ms)
     panel.controls["surface"].value = "rosenbrock"
+    assert len(panel.timer.samples_ms) == redraws + 1  # the start point moves, and the figure is drawn once
     assert (panel.controls["start_x"].value, panel.controls["start_y"].value) == surfaces.get_surface("rosenbrock").start
     panel.controls["lr"].value = 1e-4
     assert "from the nearest minimum" in panel.status.text

@@ -203,6 +203,55 @@ def test_history():
         h.append({"a": [1.0], "b": [1.0, 2.0]})
 
 
+def test_train_vae_checks_every_eval_every_epochs_and_stops_early(digits):
+    """eval_every: NaN between checks, a check after the last epoch; patience keeps the best check's
+    parameters, which a second evaluation with the same validation noise confirms."""
+    x_val, val_key = digits[:100], jax.random.key(7)
+    model = _vae()
+    hist = train_vae(model, digits, key=jax.random.key(0), num_epochs=5, batch_size=64, lr=3e-3, x_val=x_val,
+                     eval_every=2, val_key=val_key, progress=False)
+    assert np.isnan(hist["val_loss"]).tolist() == [True, False, True, False, False]  # epochs 2, 4 and the last
+    # lr = 0.3 makes the validation loss rise after a few epochs: early stopping must end the run there
+    model = _vae()
+    hist = train_vae(model, digits, key=jax.random.key(0), num_epochs=30, batch_size=64, lr=0.3, x_val=x_val,
+                     patience=2, val_key=val_key, lr_schedule="cosine", lr_final_fraction=0.1, progress=False)
+    val = hist["val_loss"]
+    best = int(np.argmin(val))
+    assert len(val) == best + 1 + 2 < 30  # stopped 2 epochs after the best check
+    assert evaluate_vae(model, x_val, val_key, batch_size=500)["loss"] == pytest.approx(val[best], rel=1e-6)
+    seen = []
+    hist = train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=6, batch_size=64, x_val=x_val, eval_every=2,
+                     on_check=lambda epoch, val: seen.append((epoch, val["loss"])) or epoch == 4, progress=False)
+    assert len(hist) == 4 and [e for e, _ in seen] == [2, 4]  # on_check ends the run
+    assert [v for _, v in seen] == hist["val_loss"][[1, 3]].tolist()
+    with pytest.raises(ValueError, match="x_val"):
+        train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=2, batch_size=64, patience=2)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_vae(_vae(), digits, key=jax.random.key(0), num_epochs=2, batch_size=64, lr_schedule="linear")
+
+
+def test_dynamic_lr_optimizer_equals_the_fixed_one_and_compiles_once():
+    """make_optimizer(dynamic_lr=True): set_learning_rate gives the fixed-lr optimizer's steps, one compilation."""
+    from course_lib.training.core import set_learning_rate
+
+    params, grads = {"w": jnp.array([1.0, -2.0])}, {"w": jnp.array([0.3, 0.1])}
+    tx = make_optimizer("adam", 1.0, dynamic_lr=True)
+    traces = []
+
+    @jax.jit
+    def step(state, lr):
+        traces.append(1)
+        updates, state = tx.update(grads, set_learning_rate(state, lr), params)
+        return optax.apply_updates(params, updates), state
+
+    for lr in (0.1, 0.01):
+        new_params, _ = step(tx.init(params), jnp.float32(lr))
+        fixed = make_optimizer("adam", lr)
+        expected = optax.apply_updates(params, fixed.update(grads, fixed.init(params), params)[0])
+        np.testing.assert_allclose(new_params["w"], expected["w"], rtol=1e-6)
+    assert len(traces) == 1  # the learning rate is data, not a constant of the compiled step
+
+
 @pytest.mark.parametrize("call, exc, words", [
     (lambda: make_optimizer("adagrad", 0.1), ValueError, "unknown optimizer"),
     (lambda: make_optimizer("adam", -1e-3), ValueError, "lr must be a finite number > 0"),

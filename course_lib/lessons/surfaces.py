@@ -18,6 +18,7 @@ import numpy as np
 import optax
 
 from course_lib import _validate
+from course_lib.training.core import make_optimizer
 
 
 class Surface(NamedTuple):
@@ -70,25 +71,12 @@ def get_surface(name: str) -> Surface:
     return SURFACES[name]
 
 
-def _optax(optimizer: str, lr):
-    """The optax transformation for ``optimizer``; ``lr`` may be a traced scalar."""
-    if optimizer == "sgd":
-        return optax.sgd(lr)
-    if optimizer == "momentum":
-        return optax.sgd(lr, momentum=0.9)
-    if optimizer == "nesterov":
-        return optax.sgd(lr, momentum=0.9, nesterov=True)
-    if optimizer == "rmsprop":
-        return optax.rmsprop(lr)
-    return optax.adam(lr)
-
-
 @functools.lru_cache(maxsize=64)
 def _compiled_run(name: str, optimizer: str, num_steps: int):
     fn = SURFACES[name].fn
 
     def run(start, lr):
-        opt = _optax(optimizer, lr)
+        opt = make_optimizer(optimizer, lr)  # lr is traced: one compilation for every learning rate
 
         def step(carry, _):
             theta, state = carry

@@ -29,43 +29,36 @@ the peer's, the flow's dequantization bound with the peer's bound. A non-quick r
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import time
-from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from course_lib import _validate, paths, pretrained
 from course_lib.checkpoints import SUFFIX, save_checkpoint
 from course_lib.models import diffusion as dm
-from course_lib.models import flow as fl
-from course_lib.reproduce.family_models import (  # the families' recipes and measures, used below and by 07
-    GAN_SETTINGS,
+from course_lib.reproduce.family_models import (  # the families' recipes and measures, also used by 07 and 08
     NUM_LEVELS,
     DDPMSettings,
     FlowSettings,
     MADESettings,
     bits_per_dim,
-    ddpm_bound,
     ddpm_sample,
     digits_splits,
     flow_nll_bound,
-    jit_method,
     made_nll,
     quick_settings,
-    train_ddpm,
-    train_flow,
-    train_gan_family,
-    train_made,
-    train_vae_family,
-    vae_nll,
     vae_sample_levels,
 )
+from course_lib.reproduce.family_runs import RUNS, FamilyRun, nll_fields, quality_fields
+
+__all__ = ["NUM_SAMPLES", "FAMILIES", "ANCHORS", "ON_PAR_NATS", "RESULTS_FILE", "results_path", "anchor_fields",
+           "family_rows", "write_results", "read_results", "NLL_SHORT", "training_budget", "table_markdown",
+           "family_table", "EXPERIMENTS", "CHECKPOINTS", "load_beyond",
+           # re-exported from family_models for the notebooks and the tests
+           "NUM_LEVELS", "DDPMSettings", "FlowSettings", "MADESettings", "bits_per_dim", "ddpm_sample",
+           "digits_splits", "flow_nll_bound", "made_nll", "quick_settings", "vae_sample_levels"]
 
 NUM_SAMPLES = 1000
 FAMILIES = ("autoregressive", "flow", "VAE", "diffusion", "GAN")
@@ -97,39 +90,11 @@ def results_path():
 # --------------------------------------------------------------------------- the table
 
 
-def _timed_samples(sample_fn, num_samples: int):
-    """Run ``sample_fn(n)`` once to compile, then time a second call.
-
-    Returns (samples, wall ms per sample, CPU ms per sample).
-    """
-    jax.block_until_ready(sample_fn(num_samples))
-    start, cpu_start = time.perf_counter(), time.process_time()
-    x = jax.block_until_ready(sample_fn(num_samples))
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    return np.asarray(x), 1000.0 * wall / num_samples, 1000.0 * cpu / num_samples
-
-
-def _quality(clf, real_feats, images01) -> dict:
-    from course_lib.evaluation.classifier import classifier_features
-    from course_lib.evaluation.frechet import sample_quality
-
-    q = sample_quality(real_feats, classifier_features(clf, np.asarray(images01, np.float32)))
-    return {k: round(float(v), 3) for k, v in q.items()}
-
-
 def _load_average() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):  # not available on every OS
         return None
-
-
-def _nll_fields(nats_test, nats_val, kind: str, family: str) -> dict:
-    out = {"nll_kind": kind,
-           "test_nll_nats": None if nats_test is None else round(float(nats_test), 2),
-           "val_nll_nats": None if nats_val is None else round(float(nats_val), 2),
-           "test_bits_per_dim": None if nats_test is None else round(bits_per_dim(nats_test), 4)}
-    return out
 
 
 def anchor_fields(row: dict) -> dict:
@@ -147,116 +112,6 @@ def anchor_fields(row: dict) -> dict:
     verdict = "on par" if abs(delta) < ON_PAR_NATS else ("below" if delta < 0 else "above")
     return {"anchor_nats": anchor["nats"], "anchor": anchor["what"], "anchor_course_field": anchor["course_field"],
             "vs_anchor": verdict, "beats_anchor": verdict == "below"}
-
-
-class _Run(NamedTuple):
-    """What every family's run needs: its settings, the data, the keys and the measuring tools."""
-
-    settings: object
-    splits: dict
-    x_test: np.ndarray
-    seed: int
-    eval_key: jax.Array
-    quick: bool
-    num_samples: int
-    clf: object
-    real_feats: np.ndarray
-    save: object  # save(name, model, config, metadata): writes a checkpoint when asked to
-
-
-def _run_autoregressive(run: _Run):
-    s = run.settings
-    model, result = train_made(s, run.splits, run.seed)
-    test, val = made_nll(model, run.x_test).mean(), made_nll(model, run.splits["val"]).mean()
-    sampler = jit_method(model, "sample", 1)
-    samples, ms, cpu_ms = _timed_samples(lambda n: sampler(run.eval_key, n), run.num_samples)
-    row = {"model": f"MADE, masked MLP {list(s.hidden)}, mixture of {s.num_orderings} pixel orders, "
-                    "categorical over 17 levels",
-           **_nll_fields(test, val, "exact", "autoregressive"), "train_seconds": round(result.seconds, 1),
-           "train_cpu_seconds": round(result.cpu_seconds, 1), "best_epoch": result.best_epoch,
-           "settings": _jsonable(s)}
-    images01 = samples / (NUM_LEVELS - 1)
-    run.save("made", model, {**model.config, "dropout": 0.0}, {"settings": _jsonable(s)})
-    return model, row, images01, (ms, cpu_ms)
-
-
-def _run_flow(run: _Run):
-    s = run.settings
-    model, result = train_flow(s, run.splits, run.seed)
-    test = flow_nll_bound(model, run.x_test, run.eval_key, 2 if run.quick else s.num_test_draws).mean()
-    val = flow_nll_bound(model, run.splits["val"], run.eval_key, 2 if run.quick else s.num_test_draws).mean()
-    sampler = jit_method(model, "sample", 1)
-    samples, ms, cpu_ms = _timed_samples(lambda n: fl.quantize(sampler(run.eval_key, n), NUM_LEVELS), run.num_samples)
-    row = {"model": f"RealNVP, {s.num_layers} affine couplings, uniform dequantization",
-           **_nll_fields(test, val, "upper bound: E_u[-log p(x + u)] (uniform dequantization)", "flow"),
-           "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
-           "best_epoch": result.best_epoch, "settings": _jsonable(s)}
-    images01 = samples / (NUM_LEVELS - 1)
-    run.save("flow", model, model.config, {"settings": _jsonable(s)})
-    return model, row, images01, (ms, cpu_ms)
-
-
-def _run_diffusion(run: _Run):
-    s = run.settings
-    model, schedule, result = train_ddpm(s, run.splits, run.seed)
-    sizes = {"num_exact": 3, "num_strata": 3} if run.quick else {"num_exact": s.bound_exact_t,
-                                                                 "num_strata": s.bound_strata}
-    bound = ddpm_bound(model, schedule, run.x_test, run.eval_key, **sizes)
-    val = ddpm_bound(model, schedule, run.splits["val"], run.eval_key, **sizes)["total"].mean()
-    samples, ms, cpu_ms = _timed_samples(lambda n: ddpm_sample(model, schedule, run.eval_key, n), run.num_samples)
-    row = {"model": f"DDPM, MLP noise predictor, T = {s.num_steps}",
-           **_nll_fields(bound["total"].mean(), val, "upper bound: variational bound (ELBO)", "diffusion"),
-           "bound_terms_nats": {k: round(float(bound[k].mean()), 2) for k in ("prior", "diffusion", "decoder")},
-           "train_seconds": round(result.seconds, 1), "train_cpu_seconds": round(result.cpu_seconds, 1),
-           "best_epoch": result.best_epoch, "settings": _jsonable(s)}
-    images01 = np.asarray(dm.data_to_levels(jnp.asarray(samples), NUM_LEVELS)) / (NUM_LEVELS - 1)
-    run.save("ddpm", model, {**model.config, "beta_1": s.beta_1, "beta_T": s.beta_T}, {"settings": _jsonable(s)})
-    return model, row, images01, (ms, cpu_ms)
-
-
-def _run_vae(run: _Run):
-    start, cpu_start = time.perf_counter(), time.process_time()
-    model, settings, log = train_vae_family(run.splits, run.seed, run.quick)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    k = 10 if run.quick else settings.num_samples
-    test = vae_nll(model, run.x_test, run.eval_key, k)
-    val = vae_nll(model, run.splits["val"], run.eval_key, k)
-    graphdef, params = nnx.split(model)
-    vae_sampler = jax.jit(lambda p, kk, n: vae_sample_levels(nnx.merge(graphdef, p), kk, n), static_argnums=2)
-    samples, ms, cpu_ms = _timed_samples(lambda n: vae_sampler(params, run.eval_key, n), run.num_samples)
-    row = {"model": f"VAE, MLP {list(settings.hidden)}, z_dim {settings.z_dim}, categorical decoder",
-           **_nll_fields(test["nll"].mean(), val["nll"].mean(),
-                         f"importance-weighted estimate, K = {k} (an upper bound in expectation)", "VAE"),
-           "test_nelbo_nats": round(float(test["nelbo"].mean()), 2),
-           "val_nelbo_nats": round(float(val["nelbo"].mean()), 2),
-           "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
-           "best_epoch": log["best_epoch"],
-           "settings": _jsonable(settings)}
-    images01 = samples / (NUM_LEVELS - 1)
-    mean01 = np.asarray(model.decode_mean(jax.random.normal(run.eval_key, (run.num_samples, model.z_dim))))
-    row["quality_of_mean_images"] = _quality(run.clf, run.real_feats, mean01)
-    run.save("vae", model, model.config, {"settings": _jsonable(settings)})
-    return model, row, images01, (ms, cpu_ms)
-
-
-def _run_gan(run: _Run):
-    start, cpu_start = time.perf_counter(), time.process_time()
-    model = train_gan_family(run.splits, run.seed, run.quick)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    sampler = jit_method(model, "sample", 1)
-    samples, ms, cpu_ms = _timed_samples(lambda n: sampler(run.eval_key, n), run.num_samples)
-    row = {"model": f"GAN, MLP generator {list(GAN_SETTINGS['g_hidden'])}, non-saturating loss",
-           **_nll_fields(None, None, "none (implicit model: no likelihood)", "GAN"),
-           "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
-           "settings": _jsonable(GAN_SETTINGS)}
-    images01 = samples
-    run.save("gan", model, model.config, {"settings": _jsonable(GAN_SETTINGS)})
-    return model, row, images01, (ms, cpu_ms)
-
-
-_RUNS = {"autoregressive": _run_autoregressive, "flow": _run_flow, "diffusion": _run_diffusion,
-         "VAE": _run_vae, "GAN": _run_gan}
-"""One function per family: train it, measure it; returns (model, row, samples in [0, 1], (ms, CPU ms) per sample)."""
 
 
 def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_dir=None,
@@ -297,9 +152,9 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
     rows = []
     ref = splits["train"][:num_samples]
     rows.append({"family": "reference", "model": "training images (not a model)",
-                 **_nll_fields(None, None, "none", "reference"), **anchor_fields({"family": "reference"}),
-                 **_quality(clf, real_feats, ref / (NUM_LEVELS - 1)), "train_seconds": None, "train_cpu_seconds": None,
-                 "ms_per_sample": None, "num_params": None, **common})
+                 **nll_fields(None, None, "none", "reference"), **anchor_fields({"family": "reference"}),
+                 **quality_fields(clf, real_feats, ref / (NUM_LEVELS - 1)), "train_seconds": None,
+                 "train_cpu_seconds": None, "ms_per_sample": None, "num_params": None, **common})
 
     def save(name, model, config, metadata):
         if save_dir is not None:
@@ -310,9 +165,9 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
 
     for family in families:
         load = _load_average()
-        run = _Run(chosen.get(family), splits, x_test, seed, eval_key, quick, num_samples, clf, real_feats, save)
-        model, row, images01, (ms, cpu_ms) = _RUNS[family](run)
-        row.update(_quality(clf, real_feats, images01))
+        run = FamilyRun(chosen.get(family), splits, x_test, seed, eval_key, quick, num_samples, clf, real_feats, save)
+        model, row, images01, (ms, cpu_ms) = RUNS[family](run)
+        row.update(quality_fields(clf, real_feats, images01))
         row["ms_per_sample"] = round(ms, 3)
         row["cpu_ms_per_sample"] = round(cpu_ms, 3)
         row["num_params"] = count_params(model)
@@ -320,11 +175,6 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
         row.update(anchor_fields({"family": family, **row}))
         rows.append({"family": family, **row, **common})
     return rows
-
-
-def _jsonable(settings) -> dict:
-    d = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def write_results(rows: list[dict], path=None) -> str:

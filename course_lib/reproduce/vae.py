@@ -24,18 +24,14 @@ import dataclasses
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
-from course_lib import _validate, data
-from course_lib.data.batching import iterate_minibatches, num_batches
+from course_lib import _validate
 from course_lib.data.images import load_vae_data
 from course_lib.evaluation.likelihood import log_importance_weights, iwae_bound
 from course_lib.models.vae import VAE
-from course_lib.training.core import check_finite, kl_warmup_weight
-from course_lib.training.vae import evaluate_params, make_vae_steps
+from course_lib.training.vae import train_vae
 
 ANCHORS_DIGITS = {
     "peer_vae_nelbo_val": 100.47,  # intro_dgm vaes/vae_example.ipynb: best validation negative ELBO
@@ -87,42 +83,24 @@ def build_vae(settings: VAESettings, x_dim: int, likelihood: str, num_levels, se
 def fit_vae(model: VAE, x_train, x_val, settings: VAESettings, *, key) -> dict:
     """Train ``model`` in place with early stopping on the validation negative ELBO.
 
-    Uses course_lib's scan-fused epoch (one compiled call per epoch) with an Adam optimizer
-    whose learning rate follows a cosine decay over ``max_epochs``.
+    One call of :func:`course_lib.training.train_vae` (one compiled scan per epoch) with an Adam
+    optimizer whose learning rate follows a cosine decay over ``max_epochs``, KL warm-up, a check
+    every ``eval_every`` epochs with the same validation noise, and ``patience``.
 
     Returns:
       dict with ``best_epoch``, ``epochs_run``, ``best_val_nelbo`` and per-check lists
       ``val_epochs``, ``val_nelbo``.
     """
-    steps_per_epoch = num_batches(x_train.shape[0], settings.batch_size)
-    schedule = optax.cosine_decay_schedule(settings.lr, settings.max_epochs * steps_per_epoch,
-                                           alpha=settings.lr_final_fraction)
-    tx = optax.adam(schedule)
-    steps = make_vae_steps(model, tx)
-    params = nnx.state(model, nnx.Param)
-    opt_state = tx.init(params)
-    x_train = jnp.asarray(x_train)
-    val_key = jax.random.key(12345)  # the same noise at every check, so checks are comparable
-    best = {"nelbo": float("inf"), "params": params, "epoch": 0}
-    log = {"val_epochs": [], "val_nelbo": []}
-    epoch = 0
-    for epoch in range(1, settings.max_epochs + 1):
-        key, k_perm, k_epoch = jax.random.split(key, 3)
-        beta = kl_warmup_weight(epoch - 1, settings.kl_warmup_epochs)
-        batches = iterate_minibatches(k_perm, x_train, settings.batch_size)
-        params, opt_state, metrics = steps.epoch(params, opt_state, batches, k_epoch, beta)
-        if epoch % settings.eval_every and epoch != settings.max_epochs:
-            continue
-        check_finite(metrics, where=f"VAE training, epoch {epoch}", hint="a smaller lr")
-        nelbo = evaluate_params(steps, params, x_val, val_key, batch_size=500)["loss"]
-        log["val_epochs"].append(epoch)
-        log["val_nelbo"].append(round(nelbo, 3))
-        if nelbo < best["nelbo"]:
-            best = {"nelbo": nelbo, "params": params, "epoch": epoch}
-        elif epoch - best["epoch"] >= settings.patience:
-            break
-    nnx.update(model, best["params"])
-    return {"best_epoch": best["epoch"], "epochs_run": epoch, "best_val_nelbo": best["nelbo"], **log}
+    history = train_vae(model, x_train, key=key, num_epochs=settings.max_epochs, batch_size=settings.batch_size,
+                        lr=settings.lr, lr_schedule="cosine", lr_final_fraction=settings.lr_final_fraction,
+                        kl_warmup_epochs=settings.kl_warmup_epochs, x_val=x_val, eval_every=settings.eval_every,
+                        patience=settings.patience, val_key=jax.random.key(12345),
+                        devices=jax.devices()[:1], progress=False)  # one device, as the recipe was measured
+    val = history["val_loss"]
+    checks = np.flatnonzero(~np.isnan(val))  # epochs - 1 of the validation checks
+    best = checks[np.argmin(val[checks])]  # the first of equal minima, as the strict "<" of the loop
+    return {"best_epoch": int(best) + 1, "epochs_run": len(val), "best_val_nelbo": float(val[best]),
+            "val_epochs": [int(i) + 1 for i in checks], "val_nelbo": [round(float(val[i]), 3) for i in checks]}
 
 
 def run_experiment(name: str, seed: int, *, quick: bool = False) -> dict:

@@ -28,7 +28,8 @@ class DivergenceError(FloatingPointError):
     """Raised when a training run produced NaN or infinity; the message says what and what to try."""
 
 
-def make_optimizer(name: str = "adam", lr: float = 1e-3, **kwargs) -> optax.GradientTransformation:
+def make_optimizer(name: str = "adam", lr: float | Callable | jax.Array = 1e-3, *, dynamic_lr: bool = False,
+                   **kwargs) -> optax.GradientTransformation:
     """An optax optimizer by name.
 
     - ``sgd``: theta <- theta - lr * g
@@ -36,10 +37,18 @@ def make_optimizer(name: str = "adam", lr: float = 1e-3, **kwargs) -> optax.Grad
     - ``nesterov``: momentum with the look-ahead gradient
     - ``rmsprop``, ``adam``, ``adamw``: adaptive per-parameter step sizes   (03_gradient_descent)
 
-    Extra keyword arguments go to the optax constructor (e.g. ``b1=0.5`` for GANs).
+    ``lr`` is a positive number, an optax schedule (a function of the step count) or a JAX
+    array (e.g. a traced scalar inside a compiled function, not checked). With
+    ``dynamic_lr=True`` the optimizer is wrapped in ``optax.inject_hyperparams``: the learning
+    rate is part of its state and :func:`set_learning_rate` changes it inside a compiled step
+    without recompiling (the GAN lab's sliders). Extra keyword arguments go to the optax
+    constructor (e.g. ``b1=0.5`` for GANs).
     """
     _validate.one_of("optimizer", name, OPTIMIZERS)
-    lr = _validate.positive_float("lr", lr)
+    lr = lr if callable(lr) or isinstance(lr, jax.Array) else _validate.positive_float("lr", lr)
+    if dynamic_lr:  # the learning rate lives in the optimizer state, see set_learning_rate
+        return optax.inject_hyperparams(lambda learning_rate: make_optimizer(name, learning_rate, **kwargs))(
+            learning_rate=lr)
     if name == "sgd":
         return optax.sgd(lr, **kwargs)
     if name == "momentum":
@@ -52,6 +61,11 @@ def make_optimizer(name: str = "adam", lr: float = 1e-3, **kwargs) -> optax.Grad
         return optax.adamw(lr, **kwargs)
     return optax.adam(lr, **kwargs)
 
+
+
+def set_learning_rate(opt_state, lr):
+    """The state of a ``make_optimizer(..., dynamic_lr=True)`` optimizer with its learning rate set to ``lr``."""
+    return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
 
 CPU_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
 """XLA options for every :class:`CompiledStep` on CPU.

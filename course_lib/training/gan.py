@@ -53,28 +53,26 @@ class GANState(NamedTuple):
     step: jax.Array  # int32 scalar: generator updates done so far
 
 
-def _player_update(loss_fn, params, opt_state, tx, lr_scale):
+def _player_update(loss_fn, params, opt_state, tx):
     (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
-    if lr_scale is not None:  # a traced learning rate on a unit-lr optimizer (the lab)
-        updates = jax.tree_util.tree_map(lambda u: lr_scale * u, updates)
     return optax.apply_updates(params, updates), opt_state, value, aux
 
 
-def discriminator_update(d_loss_fn: Callable, d_params, d_opt, tx: optax.GradientTransformation,
-                         lr_scale=None):
+def discriminator_update(d_loss_fn: Callable, d_params, d_opt, tx: optax.GradientTransformation):
     """One discriminator step: ``d_params - lr * update(grad d_loss_fn(d_params))``.
 
     ``d_loss_fn(d_params) -> (loss, aux)`` closes over the real batch and the generated one
     (G held fixed: its samples carry no gradient), e.g. mean discriminator_loss(D(x), D(G(z))).
-    ``lr_scale`` (optional, may be traced) multiplies the optimizer's update.
+    A learning rate that changes between steps lives in the optimizer state
+    (``make_optimizer(..., dynamic_lr=True)``, as in the GAN lab).
 
     Returns (new d_params, new d_opt, loss, aux).
     """
-    return _player_update(d_loss_fn, d_params, d_opt, tx, lr_scale)
+    return _player_update(d_loss_fn, d_params, d_opt, tx)
 
 
-def generator_update(g_loss_fn: Callable, g_params, g_opt, tx: optax.GradientTransformation, lr_scale=None):
+def generator_update(g_loss_fn: Callable, g_params, g_opt, tx: optax.GradientTransformation):
     """One generator step: ``g_params - lr * update(grad g_loss_fn(g_params))``.
 
     ``g_loss_fn(g_params) -> (loss, aux)`` closes over z and the discriminator's parameters
@@ -82,7 +80,7 @@ def generator_update(g_loss_fn: Callable, g_params, g_opt, tx: optax.GradientTra
 
     Returns (new g_params, new g_opt, loss, aux).
     """
-    return _player_update(g_loss_fn, g_params, g_opt, tx, lr_scale)
+    return _player_update(g_loss_fn, g_params, g_opt, tx)
 
 
 class GANSteps(NamedTuple):

@@ -118,6 +118,44 @@ def make_train_epochs(loss_fn: Callable, tx: optax.GradientTransformation, *, ba
     return CompiledStep(run, name="fit_epochs")
 
 
+def _check_fit_arguments(key, x_train, num_epochs, eval_every, batch_size, weight_decay, ema_decay, eval_fn,
+                         x_val) -> tuple[int, int, float, float]:
+    """Validate :func:`fit`'s arguments; returns (num_epochs, eval_every, weight_decay, ema_decay) as checked."""
+    _validate.prng_key("key", key)
+    _validate.array("x_train", x_train, dtype_kind="number")
+    num_epochs = _validate.positive_int("num_epochs", num_epochs)
+    eval_every = _validate.positive_int("eval_every", eval_every)
+    num_batches(x_train.shape[0], batch_size)
+    weight_decay = _validate.positive_float("weight_decay", weight_decay, allow_zero=True)
+    ema_decay = _validate.real_in_range("ema_decay", ema_decay, 0.0, 0.99999)
+    if (eval_fn is None) != (x_val is None):
+        raise ValueError("give both eval_fn and x_val (for validation), or neither")
+    if eval_fn is not None and not callable(eval_fn):
+        raise TypeError(f"eval_fn must be a function (params, x_val) -> loss, got {type(eval_fn).__name__}")
+    if num_epochs % eval_every:
+        raise ValueError(f"num_epochs ({num_epochs}) must be a multiple of eval_every ({eval_every})")
+    return num_epochs, eval_every, weight_decay, ema_decay
+
+
+def _fit_optimizer(lr, total_steps: int, lr_schedule: str, weight_decay: float, grad_clip):
+    """:func:`fit`'s optimizer: Adam (Kingma & Ba, 2015), or AdamW (Loshchilov & Hutter, 2019) with
+    weight decay, on the learning-rate schedule, after global-norm clipping when ``grad_clip`` is set."""
+    schedule = make_schedule(lr, total_steps, lr_schedule)
+    tx = optax.adamw(schedule, weight_decay=weight_decay) if weight_decay > 0 else optax.adam(schedule)
+    if grad_clip is not None:
+        tx = optax.chain(optax.clip_by_global_norm(_validate.positive_float("grad_clip", grad_clip)), tx)
+    return tx
+
+
+def _check_chunk(metrics: dict, where: str, desc: str, lr) -> None:
+    """Pop the chunk's ``finite`` flag; raise DivergenceError if a metric or the parameters are not finite."""
+    finite = bool(metrics.pop("finite"))
+    check_finite(metrics, where=where, hint=f"a smaller learning rate (lr={lr}) or gradient clipping (grad_clip)")
+    if not finite:
+        raise DivergenceError(f"training diverged during {desc}: the parameters became NaN or infinite. "
+                              f"Try: a smaller learning rate (lr={lr}) or gradient clipping (grad_clip)")
+
+
 def fit(
     loss_fn: Callable,
     params,
@@ -160,27 +198,11 @@ def fit(
     Returns:
       :class:`FitResult`.
     """
-    _validate.prng_key("key", key)
-    _validate.array("x_train", x_train, dtype_kind="number")
-    num_epochs = _validate.positive_int("num_epochs", num_epochs)
-    eval_every = _validate.positive_int("eval_every", eval_every)
-    num_batches(x_train.shape[0], batch_size)
-    weight_decay = _validate.positive_float("weight_decay", weight_decay, allow_zero=True)
-    ema_decay = _validate.real_in_range("ema_decay", ema_decay, 0.0, 0.99999)
-    if (eval_fn is None) != (x_val is None):
-        raise ValueError("give both eval_fn and x_val (for validation), or neither")
-    if eval_fn is not None and not callable(eval_fn):
-        raise TypeError(f"eval_fn must be a function (params, x_val) -> loss, got {type(eval_fn).__name__}")
-    if num_epochs % eval_every:
-        raise ValueError(f"num_epochs ({num_epochs}) must be a multiple of eval_every ({eval_every})")
-
+    num_epochs, eval_every, weight_decay, ema_decay = _check_fit_arguments(
+        key, x_train, num_epochs, eval_every, batch_size, weight_decay, ema_decay, eval_fn, x_val)
     mesh = parallel.data_mesh(devices)
     steps_per_epoch = x_train.shape[0] // batch_size
-    schedule = make_schedule(lr, num_epochs * steps_per_epoch, lr_schedule)
-    # Adam (Kingma & Ba, 2015); with weight decay, AdamW (Loshchilov & Hutter, 2019).
-    tx = optax.adamw(schedule, weight_decay=weight_decay) if weight_decay > 0 else optax.adam(schedule)
-    if grad_clip is not None:
-        tx = optax.chain(optax.clip_by_global_norm(_validate.positive_float("grad_clip", grad_clip)), tx)
+    tx = _fit_optimizer(lr, num_epochs * steps_per_epoch, lr_schedule, weight_decay, grad_clip)
 
     run = make_train_epochs(loss_fn, tx, batch_size=batch_size, num_epochs=eval_every, mesh=mesh,
                             ema_decay=ema_decay)
@@ -199,12 +221,7 @@ def fit(
     try:
         for chunk in range(num_epochs // eval_every):
             new_params, new_opt, metrics = run(params, opt_state, x_train, jax.random.fold_in(key, chunk))
-            finite = bool(metrics.pop("finite"))
-            check_finite(metrics, where=f"{desc}, epochs {chunk * eval_every + 1}-{(chunk + 1) * eval_every}",
-                         hint=f"a smaller learning rate (lr={lr}) or gradient clipping (grad_clip)")
-            if not finite:
-                raise DivergenceError(f"training diverged during {desc}: the parameters became NaN or infinite. "
-                                      f"Try: a smaller learning rate (lr={lr}) or gradient clipping (grad_clip)")
+            _check_chunk(metrics, f"{desc}, epochs {chunk * eval_every + 1}-{(chunk + 1) * eval_every}", desc, lr)
             params, opt_state = new_params, new_opt
             num_steps = (chunk + 1) * eval_every * steps_per_epoch
             current = debiased_ema(params[1], ema_decay, num_steps) if ema_decay > 0 else params[0]

@@ -18,6 +18,7 @@ batch axis; with one device that is a no-op.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -145,6 +146,51 @@ def evaluate_vae(model: VAE, x, key, *, batch_size: int = 500) -> dict:
     return evaluate_params(steps, nnx.state(model, nnx.Param), x, key, batch_size)
 
 
+VAE_LR_SCHEDULES = ("constant", "cosine")
+"""Learning-rate schedules of :func:`train_vae`: constant, or cosine decay over the whole run."""
+
+
+def vae_optimizer(optimizer: str, lr: float, *, lr_schedule: str = "constant", lr_final_fraction: float = 0.0,
+                  total_steps: int = 1) -> optax.GradientTransformation:
+    """The optimizer of :func:`train_vae`: ``optimizer`` at ``lr``, or at a cosine decay (Loshchilov &
+    Hutter, 2017) from lr to ``lr_final_fraction * lr`` over ``total_steps`` steps."""
+    _validate.one_of("lr_schedule", lr_schedule, VAE_LR_SCHEDULES)
+    if lr_schedule == "cosine":
+        lr_final_fraction = _validate.real_in_range("lr_final_fraction", lr_final_fraction, 0.0, 1.0)
+        lr = optax.cosine_decay_schedule(_validate.positive_float("lr", lr), _validate.positive_int(
+            "total_steps", total_steps), alpha=lr_final_fraction)
+    return make_optimizer(optimizer, lr)
+
+
+def _check_vae_data(model: VAE, x_train, x_val) -> None:
+    """Both data sets have the model's width and convention (x_val may be None)."""
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
+    _validate.array("x_train", x_train, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
+    model._check_data("x_train", x_train)
+    if x_val is not None:
+        _validate.array("x_val", x_val, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
+        model._check_data("x_val", x_val)
+
+
+def _check_validation_options(x_val, eval_every, patience, val_key, on_check) -> int:
+    """Check :func:`train_vae`'s validation options; returns eval_every."""
+    eval_every = _validate.positive_int("eval_every", eval_every)
+    if patience is not None:
+        _validate.positive_int("patience", patience)
+        if x_val is None:
+            raise ValueError("patience (early stopping) needs validation data: give x_val")
+    if val_key is not None:
+        _validate.prng_key("val_key", val_key)
+    if on_check is not None and not callable(on_check):
+        raise TypeError(f"on_check must be a function (epoch, val metrics) -> bool, got {type(on_check).__name__}")
+    return eval_every
+
+
+VAL_METRICS = ("loss", "rec", "kl")
+"""What a validation check records (as ``val_loss``, ``val_rec``, ``val_kl``; NaN between checks)."""
+
+
 def train_vae(
     model: VAE,
     x_train,
@@ -158,6 +204,12 @@ def train_vae(
     kl_warmup_epochs: int = 0,
     free_bits: float = 0.0,
     x_val=None,
+    lr_schedule: str = "constant",
+    lr_final_fraction: float = 0.0,
+    eval_every: int = 1,
+    patience: int | None = None,
+    val_key=None,
+    on_check: Callable | None = None,
     devices=None,
     progress: bool | None = None,
 ) -> History:
@@ -178,38 +230,40 @@ def train_vae(
       num_epochs, batch_size, lr, optimizer: the usual.
       beta: final KL weight; ``kl_warmup_epochs`` ramps it linearly from beta/warmup to beta.
       free_bits: lambda in nats per latent dimension (0 = off).
-      x_val: optional (M, D) validation data, evaluated after every epoch.
+      x_val: optional (M, D) validation data, evaluated every ``eval_every`` epochs and after the last.
+      lr_schedule, lr_final_fraction: ``constant`` lr, or ``cosine`` decay to lr * lr_final_fraction
+        over the run (see :func:`vae_optimizer`).
+      patience: early stopping (needs x_val): stop when the validation -ELBO has not improved for
+        this many epochs; the model then keeps the parameters of the best check (None: off).
+      val_key: the same validation noise at every check (None: fresh noise at each check).
+      on_check: ``on_check(epoch, val)`` after each validation check (epoch from 1, val the
+        validation means); returning True stops training (e.g. a time-to-quality benchmark).
       devices: devices to split each minibatch over (default: all local devices); ``batch_size``
         must be a multiple of their number. With one device this changes nothing.
       progress: show a progress bar (None: only if the run looks longer than 2 s).
 
     Returns:
       History with ``loss``, ``rec``, ``kl``, ``beta`` per epoch (train means) and
-      ``val_loss``, ``val_rec``, ``val_kl`` when ``x_val`` is given.
+      ``val_loss``, ``val_rec``, ``val_kl`` when ``x_val`` is given (NaN between checks).
     """
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a course_lib.models.VAE, got {type(model).__name__}")
+    _check_vae_data(model, x_train, x_val)
     _validate.prng_key("key", key)
-    _validate.array("x_train", x_train, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
-    model._check_data("x_train", x_train)
     num_epochs = _validate.positive_int("num_epochs", num_epochs)
     beta = _validate.positive_float("beta", beta, allow_zero=True)
     kl_warmup_epochs = _validate.positive_int("kl_warmup_epochs", kl_warmup_epochs, minimum=0)
     batch_size = _validate.positive_int("batch_size", batch_size)
-    num_batches(x_train.shape[0], batch_size)  # validates batch_size against the data size
+    steps_per_epoch = num_batches(x_train.shape[0], batch_size)  # validates batch_size against the data size
+    eval_every = _check_validation_options(x_val, eval_every, patience, val_key, on_check)
     mesh = parallel.data_mesh(devices)
     parallel.check_batch_size(batch_size, mesh)
-    if x_val is not None:
-        _validate.array("x_val", x_val, ndim=2, shape=(None, model.x_dim), dtype_kind="number", min_rows=1)
-        model._check_data("x_val", x_val)
 
-    tx = make_optimizer(optimizer, lr)
+    tx = vae_optimizer(optimizer, lr, lr_schedule=lr_schedule, lr_final_fraction=lr_final_fraction,
+                       total_steps=num_epochs * steps_per_epoch)
     steps = make_vae_steps(model, tx, free_bits=free_bits, mesh=mesh)
     params = parallel.replicate(nnx.state(model, nnx.Param), mesh)  # a full copy on every device
     opt_state = parallel.replicate(tx.init(params), mesh)
     x_train = parallel.replicate(jnp.asarray(x_train), mesh)
-    history = History()
-    bar = None
+    history, best, bar = History(), {"loss": np.inf, "params": None, "epoch": 0}, None
     start = time.perf_counter()
     try:
         for epoch in range(num_epochs):
@@ -222,17 +276,32 @@ def train_vae(
             params, opt_state = new_params, new_opt_state
             record = {**mean_metrics(metrics), "beta": beta_t}
             if x_val is not None:
-                val = evaluate_params(steps, params, x_val, k_val, batch_size=500)
+                checked = (epoch + 1) % eval_every == 0 or epoch + 1 == num_epochs
+                val = (evaluate_params(steps, params, x_val, k_val if val_key is None else val_key, batch_size=500)
+                       if checked else dict.fromkeys(VAL_METRICS, np.nan))
                 record.update({f"val_{k}": v for k, v in val.items()})
             history.append(record)
-            if bar is None and epoch == 0:
-                elapsed = time.perf_counter() - start
-                bar = progress_bar(num_epochs, desc="VAE epochs",
-                                   enabled=should_show_progress(progress, elapsed * num_epochs))
-            bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.2f}")
+            bar = _advance_bar(bar, progress, time.perf_counter() - start, num_epochs, record["loss"])
+            if patience is not None and checked:  # patience implies x_val
+                if val["loss"] < best["loss"]:
+                    best = {"loss": val["loss"], "params": params, "epoch": epoch + 1}
+                elif epoch + 1 - best["epoch"] >= patience:
+                    break
+            if on_check is not None and x_val is not None and checked and on_check(epoch + 1, val):
+                break
     finally:
         nnx.update(model, params)  # keep the last good parameters, also on divergence
         if bar is not None:
             bar.close()
+    if best["params"] is not None:
+        nnx.update(model, best["params"])  # early stopping: the best check's parameters
     return history
+
+
+def _advance_bar(bar, progress, elapsed: float, num_epochs: int, loss: float):
+    """Open the progress bar after the first epoch (if the run looks long enough), then advance it."""
+    if bar is None:
+        bar = progress_bar(num_epochs, desc="VAE epochs", enabled=should_show_progress(progress, elapsed * num_epochs))
+    bar.update(1)
+    bar.set_postfix(loss=f"{loss:.2f}")
+    return bar

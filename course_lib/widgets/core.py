@@ -121,15 +121,18 @@ class Timer:
         return self.samples_ms[-1] if self.samples_ms else float("nan")
 
 
-def figure_panel(render: Callable, describe: Callable, controls: dict, layout: list, *, title: str) -> Panel:
+def figure_panel(render: Callable, describe: Callable, controls: dict, layout: list, *, title: str,
+                 paused: Callable | None = None) -> Panel:
     """The shell of a figure widget: controls above, the rendered figure, a status line.
 
     ``render()`` reads the controls and returns ``(figure, summary)``; ``describe(summary, ms)``
-    turns the summary and the update's kernel time into the status sentence. Every control in
-    ``controls`` ({name: widget}, kept as ``panel.controls``) redraws on change; ``layout`` is
-    the list of rows (widgets or boxes) shown above the image. Errors go to the status line
-    (:func:`guarded`) and the last good figure stays. The panel also keeps ``image``,
-    ``status``, ``timer`` and ``update`` (the guarded redraw).
+    turns the summary and the update's kernel time into the status sentence (or returns
+    ``("error", sentence)`` to show it as a warning). Every control in ``controls`` ({name:
+    widget}, kept as ``panel.controls``) redraws on change; ``layout`` is the list of rows
+    (widgets or boxes) shown above the image. While ``paused()`` is true, changes do not redraw
+    (a handler that sets several controls at once then calls ``panel.update`` once). Errors go
+    to the status line (:func:`guarded`) and the last good figure stays. The panel also keeps
+    ``image``, ``status``, ``timer`` and ``update`` (the guarded redraw).
     """
     from course_lib import plotting  # matplotlib is only needed once a figure panel is built
 
@@ -138,10 +141,16 @@ def figure_panel(render: Callable, describe: Callable, controls: dict, layout: l
     timer = Timer()
 
     def update(_=None):
+        if paused is not None and paused():
+            return
         with timer:
             fig, summary = render()
             image.value = plotting.figure_to_png(fig)
-        status.ok(describe(summary, timer.last_ms))
+        message = describe(summary, timer.last_ms)
+        if isinstance(message, tuple) and message[0] == "error":
+            status.error(message[1])
+        else:
+            status.ok(message)
 
     safe_update = guarded(update, status)
     for control in controls.values():

@@ -278,6 +278,60 @@ def _set_playing(play: widgets.Play, playing: bool) -> None:
         play._playing = playing
 
 
+def _lab_controls(config: engine.LabConfig, steps_per_frame: int, interval_ms: int) -> dict:
+    """The lab's control widgets, by name (the names of ``panel.controls``)."""
+    style = {"description_width": "initial"}
+    layout = widgets.Layout(width="190px")
+    return {
+        "play": widgets.Play(value=0, min=0, max=10**9, step=1, interval=interval_ms, description="Play"),
+        "step": widgets.Button(description="Step", tooltip="one frame", layout=widgets.Layout(width="70px")),
+        "reset": widgets.Button(description="Reset", tooltip="new players", layout=widgets.Layout(width="70px")),
+        "mode": widgets.ToggleButtons(options=[("both", "both"), ("D only", "d"), ("G only", "g")], value="both",
+                                      style={"button_width": "62px"}),
+        "steps_per_frame": widgets.IntText(value=steps_per_frame, description="steps/frame", style=style,
+                                           layout=layout),
+        "target": widgets.Dropdown(options=list(toy.TOY_NAMES), value=config.target, description="target",
+                                   style=style, layout=layout),
+        "loss": widgets.Dropdown(options=list(losses.GAN_LOSSES), value=config.loss, description="loss",
+                                 style=style, layout=layout),
+        "optimizer": widgets.Dropdown(options=list(OPTIMIZERS), value=config.optimizer, description="optimizer",
+                                      style=style, layout=layout),
+        "g_lr": widgets.FloatText(value=config.g_lr, description="G lr", style=style, layout=layout),
+        "d_lr": widgets.FloatText(value=config.d_lr, description="D lr", style=style, layout=layout),
+        "d_steps": widgets.IntText(value=config.d_steps, description="D steps / G step", style=style,
+                                   layout=layout),
+        "noise_dim": widgets.IntText(value=config.noise_dim, description="noise dim", style=style, layout=layout),
+    }
+
+
+SETTINGS = ("target", "loss", "optimizer", "g_lr", "d_lr", "d_steps", "noise_dim")
+"""The controls that change the lab's configuration (each is a LabConfig field of the same name)."""
+
+
+def _show_views(lab: LabSession, images: dict, size: int) -> None:
+    """Render the session's snapshot and put each view's PNG into its image widget."""
+    rgb = render_lab_views(lab.snapshot(), size=size)
+    for name, image in images.items():
+        image.value = plotting.png_bytes(rgb[name])
+
+
+def _lab_panel(controls: dict, size: int, status: Status) -> tuple[Panel, dict]:
+    """The lab's layout: three rows of controls, the captioned views, the status line. Returns (panel, images)."""
+    images = {name: widgets.Image(format="png", layout=widgets.Layout(width=f"{size}px", height=f"{size}px"))
+              for name in VIEWS}
+    captions = {name: widgets.HTML(f"<div style='font-size:11px;width:{size}px'>{VIEW_TITLES[name]}</div>")
+                for name in VIEWS}
+    c = controls
+    panel = Panel([
+        widgets.HBox([c["play"], c["step"], c["reset"], c["mode"], c["steps_per_frame"]]),
+        widgets.HBox([c["target"], c["loss"], c["optimizer"]]),
+        widgets.HBox([c["g_lr"], c["d_lr"], c["d_steps"], c["noise_dim"]]),
+        widgets.HBox([widgets.VBox([captions[name], images[name]]) for name in VIEWS]),
+        status,
+    ], title="GAN lab")
+    return panel, images
+
+
 def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 10, size: int = 200,
             interval_ms: int = 100, seed: int = 0) -> Panel:
     """The live GAN lab widget (see the module docstring).
@@ -292,35 +346,15 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
                                              why="a frame must finish in interactive time")
     size = _validate.int_in_range("size", size, 16, 1024, why="larger images only slow every frame")
     interval_ms = _validate.int_in_range("interval_ms", interval_ms, 1, 60_000)
-    style = {"description_width": "initial"}
-    layout = widgets.Layout(width="190px")
-    play = widgets.Play(value=0, min=0, max=10**9, step=1, interval=interval_ms, description="Play")
-    step_button = widgets.Button(description="Step", tooltip="one frame", layout=widgets.Layout(width="70px"))
-    reset_button = widgets.Button(description="Reset", tooltip="new players", layout=widgets.Layout(width="70px"))
-    mode = widgets.ToggleButtons(options=[("both", "both"), ("D only", "d"), ("G only", "g")], value="both",
-                                 style={"button_width": "62px"})
-    frame_steps = widgets.IntText(value=steps_per_frame, description="steps/frame", style=style, layout=layout)
-    target = widgets.Dropdown(options=list(toy.TOY_NAMES), value=config.target, description="target",
-                              style=style, layout=layout)
-    loss = widgets.Dropdown(options=list(losses.GAN_LOSSES), value=config.loss, description="loss",
-                            style=style, layout=layout)
-    optimizer = widgets.Dropdown(options=list(OPTIMIZERS), value=config.optimizer, description="optimizer",
-                                 style=style, layout=layout)
-    g_lr = widgets.FloatText(value=config.g_lr, description="G lr", style=style, layout=layout)
-    d_lr = widgets.FloatText(value=config.d_lr, description="D lr", style=style, layout=layout)
-    d_steps = widgets.IntText(value=config.d_steps, description="D steps / G step", style=style, layout=layout)
-    noise_dim = widgets.IntText(value=config.noise_dim, description="noise dim", style=style, layout=layout)
-    images = {name: widgets.Image(format="png", layout=widgets.Layout(width=f"{size}px", height=f"{size}px"))
-              for name in VIEWS}
-    captions = {name: widgets.HTML(f"<div style='font-size:11px;width:{size}px'>{VIEW_TITLES[name]}</div>")
-                for name in VIEWS}
+    controls = _lab_controls(config, steps_per_frame, interval_ms)
+    play, frame_steps = controls["play"], controls["steps_per_frame"]
     status = Status()
     timer = Timer()
+    panel, images = _lab_panel(controls, size, status)
+    setting_of = {controls[name]: name for name in SETTINGS}  # control -> LabConfig field
 
     def draw(message: str) -> None:
-        rgb = render_lab_views(lab.snapshot(), size=size)
-        for name, image in images.items():
-            image.value = plotting.png_bytes(rgb[name])
+        _show_views(lab, images, size)
         status.ok(f"step {lab.step}: {message}  ({timer.last_ms:.0f} ms)" if timer.samples_ms
                   else f"step {lab.step}: {message}")
 
@@ -336,29 +370,24 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
                     frame_steps.value = good_frame_steps[0]  # back to the last value that ran
                     raise
                 good_frame_steps[0] = n
-                metrics = lab.advance(n, mode.value)
-                rgb = render_lab_views(lab.snapshot(), size=size)
-                for name, image in images.items():
-                    image.value = plotting.png_bytes(rgb[name])
+                metrics = lab.advance(n, controls["mode"].value)
+                _show_views(lab, images, size)
         except Exception:
             _set_playing(play, False)
             raise
         status.ok(f"step {lab.step}: D loss {metrics['d_loss']:.3f}, G loss {metrics['g_loss']:.3f}, "
                   f"D(real) {metrics['d_real']:.2f}, D(fake) {metrics['d_fake']:.2f}  ({timer.last_ms:.0f} ms)")
 
-    def on_setting(change) -> None:
-        names = {target: "target", loss: "loss", optimizer: "optimizer", g_lr: "g_lr", d_lr: "d_lr",
-                 d_steps: "d_steps", noise_dim: "noise_dim"}
-        name = names[change["owner"]]
+    def on_setting(change) -> None:  # takes the change dict, so that guarded() can revert the control
+        name, value = setting_of[change["owner"]], change["new"]
         try:
-            what = lab.configure(**{name: change["new"]})
+            what = lab.configure(**{name: value})
         except (TypeError, ValueError) as err:
             _set_playing(play, False)  # pause, so that the message stays on screen
             raise type(err)(f"{err} (not applied: the lab keeps {name} = {getattr(lab.config, name)!r} "
                             "and is paused)") from None
-        draw({"updated": f"{names[change['owner']]} = {change['new']}",
-              "restarted": f"new players for {names[change['owner']]} = {change['new']}",
-              "recompiled": f"{names[change['owner']]} = {change['new']} (players kept)"}[what])
+        draw({"updated": f"{name} = {value}", "restarted": f"new players for {name} = {value}",
+              "recompiled": f"{name} = {value} (players kept)"}[what])
 
     def on_reset(_=None) -> None:
         lab.reset()
@@ -366,24 +395,14 @@ def gan_lab(config: engine.LabConfig = LAB_DEFAULTS, *, steps_per_frame: int = 1
 
     safe_frame = guarded(frame, status)
     play.observe(lambda change: safe_frame(), names="value")
-    step_button.on_click(lambda _: safe_frame())
-    reset_button.on_click(guarded(on_reset, status))
+    controls["step"].on_click(lambda _: safe_frame())
+    controls["reset"].on_click(guarded(on_reset, status))
     safe_setting = guarded(on_setting, status)
-    for control in (target, loss, optimizer, g_lr, d_lr, d_steps, noise_dim):
+    for control in setting_of:
         control.observe(safe_setting, names="value")
     guarded(lambda: draw("press Play (or Step) to train"), status)()
 
-    view_boxes = [widgets.VBox([captions[name], images[name]]) for name in VIEWS]
-    panel = Panel([
-        widgets.HBox([play, step_button, reset_button, mode, frame_steps]),
-        widgets.HBox([target, loss, optimizer]),
-        widgets.HBox([g_lr, d_lr, d_steps, noise_dim]),
-        widgets.HBox(view_boxes),
-        status,
-    ], title="GAN lab")
-    panel.controls = {"play": play, "step": step_button, "reset": reset_button, "mode": mode,
-                      "steps_per_frame": frame_steps, "target": target, "loss": loss, "optimizer": optimizer,
-                      "g_lr": g_lr, "d_lr": d_lr, "d_steps": d_steps, "noise_dim": noise_dim}
+    panel.controls = controls
     panel.images = images
     panel.image = images["discriminator"]
     panel.status, panel.timer, panel.lab = status, timer, lab

@@ -279,6 +279,33 @@ class _BetaView:
         self.manifold_png = plotting.image_to_png(manifold_canvas(self.decoder, limits=limits, n=15), scale=1)
 
 
+def _check_models(models, beta) -> tuple[dict, float]:
+    """Check ``models`` ({beta: VAE with z_dim = 2}) and ``beta`` (one of its keys); returns them with float betas."""
+    if not isinstance(models, dict) or not models:
+        raise TypeError("models must be a non-empty dict {beta: VAE}")
+    for b, m in models.items():
+        if not isinstance(m, VAE) or m.z_dim != 2:
+            raise ValueError(f"models[{b}] must be a VAE with z_dim=2, got {type(m).__name__}"
+                             f"{'' if not isinstance(m, VAE) else f' with z_dim={m.z_dim}'}")
+    betas = sorted(float(b) for b in models)
+    models = {float(b): m for b, m in models.items()}
+    beta = float(_validate.positive_float("beta", beta))
+    if beta not in models:
+        raise ValueError(f"beta must be one of the models' betas {betas}, got {beta}")
+    return models, beta
+
+
+def _explorer_panel(images: dict, z1, z2, beta_slider, a_box, b_box, status: Status) -> Panel:
+    """The explorer's layout: decoded image and controls, the code map, the manifold; the interpolation below."""
+    label = lambda text: widgets.HTML(f"<b>{text}</b>")  # noqa: E731
+    left = widgets.VBox([label("decoded E[x|z]"), images["decoded"], z1, z2, beta_slider])
+    middle = widgets.VBox([label("where the test images sit"), images["codes"]])
+    right = widgets.VBox([label("the decoded latent grid"), images["manifold"]])
+    bottom = widgets.VBox([label("interpolation from image a to image b"), widgets.HBox([a_box, b_box]),
+                           images["interpolation"]])
+    return Panel([widgets.HBox([left, middle, right]), bottom, status], title="VAE latent explorer")
+
+
 def latent_explorer(models: dict, x, y, image_shape=(28, 28), *, beta: float = 1.0, index_a: int = 0,
                     index_b: int = 1, limits: float = 3.0, num_steps: int = 9) -> Panel:
     """A live explorer of 2-D latent spaces.
@@ -296,17 +323,8 @@ def latent_explorer(models: dict, x, y, image_shape=(28, 28), *, beta: float = 1
       index_a, index_b: the test images interpolated first.
       limits: the latent square shown, [-limits, limits]^2.
     """
-    if not isinstance(models, dict) or not models:
-        raise TypeError("models must be a non-empty dict {beta: VAE}")
-    for b, m in models.items():
-        if not isinstance(m, VAE) or m.z_dim != 2:
-            raise ValueError(f"models[{b}] must be a VAE with z_dim=2, got {type(m).__name__}"
-                             f"{'' if not isinstance(m, VAE) else f' with z_dim={m.z_dim}'}")
-    betas = sorted(float(b) for b in models)
-    models = {float(b): m for b, m in models.items()}
-    beta = float(_validate.positive_float("beta", beta))
-    if beta not in models:
-        raise ValueError(f"beta must be one of the models' betas {betas}, got {beta}")
+    models, beta = _check_models(models, beta)
+    betas = sorted(models)
     _validate.array("x", x, ndim=2, shape=(None, models[beta].x_dim), dtype_kind="number")
     _validate.array("y", y, ndim=1, shape=(x.shape[0],), dtype_kind="int")
     n = x.shape[0]
@@ -372,13 +390,7 @@ def latent_explorer(models: dict, x, y, image_shape=(28, 28), *, beta: float = 1
     beta_slider.observe(safe_beta, names="value")
     safe_beta()
 
-    label = lambda text: widgets.HTML(f"<b>{text}</b>")  # noqa: E731
-    left = widgets.VBox([label("decoded E[x|z]"), images["decoded"], z1, z2, beta_slider])
-    middle = widgets.VBox([label("where the test images sit"), images["codes"]])
-    right = widgets.VBox([label("the decoded latent grid"), images["manifold"]])
-    bottom = widgets.VBox([label("interpolation from image a to image b"), widgets.HBox([a_box, b_box]),
-                           images["interpolation"]])
-    panel = Panel([widgets.HBox([left, middle, right]), bottom, status], title="VAE latent explorer")
+    panel = _explorer_panel(images, z1, z2, beta_slider, a_box, b_box, status)
     panel.controls = {"z1": z1, "z2": z2, "beta": beta_slider, "index_a": a_box, "index_b": b_box}
     panel.images, panel.image = images, images["decoded"]
     panel.status, panel.timer = status, timer

@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from course_lib import _validate, plotting
+from course_lib import _validate
 from course_lib.lessons import games, surfaces
-from course_lib.widgets.core import Panel, Status, Timer, guarded
+from course_lib.widgets.core import Panel, figure_panel, guarded
 
 _LOSS_FLOOR = 1e-12  # losses are drawn on a log axis; exact zeros are shown at this floor
 
@@ -150,24 +150,23 @@ def optimizer_explorer(surface: str = "rosenbrock", optimizer: str = "adam", lr:
                              continuous_update=False)
     steps = widgets.IntSlider(value=num_steps, min=1, max=surfaces.MAX_STEPS, step=1, description="steps",
                               continuous_update=False)
-    image = widgets.Image(format="png")
-    status = Status()
-    timer = Timer()
     busy = {"moving_start": False}
 
-    def update(_=None):
-        if busy["moving_start"]:
-            return
-        with timer:
-            fig, summary = render_optimizer(surf.value, opt.value, rate.value, sx.value, sy.value, steps.value)
-            image.value = plotting.figure_to_png(fig)
+    def render():
+        return render_optimizer(surf.value, opt.value, rate.value, sx.value, sy.value, steps.value)
+
+    def describe(summary, ms):
         if summary["diverged_at"] is not None:
-            status.error(f"diverged at step {summary['diverged_at']}: the loss became infinite or NaN. "
-                         f"Try a smaller learning rate. ({timer.last_ms:.0f} ms)")
-        else:
-            x, y = summary["final_point"]
-            status.ok(f"after {steps.value} steps: loss {summary['final_loss']:.3g} at ({x:.3f}, {y:.3f}), "
-                      f"{summary['distance_to_minimum']:.3g} from the nearest minimum ({timer.last_ms:.0f} ms)")
+            return ("error", f"diverged at step {summary['diverged_at']}: the loss became infinite or NaN. "
+                             f"Try a smaller learning rate. ({ms:.0f} ms)")
+        x, y = summary["final_point"]
+        return (f"after {steps.value} steps: loss {summary['final_loss']:.3g} at ({x:.3f}, {y:.3f}), "
+                f"{summary['distance_to_minimum']:.3g} from the nearest minimum ({ms:.0f} ms)")
+
+    redrawing = {"optimizer": opt, "lr": rate, "start_x": sx, "start_y": sy, "steps": steps}
+    layout = [widgets.HBox([surf, opt, rate]), widgets.HBox([sx, sy, steps])]
+    panel = figure_panel(render, describe, redrawing, layout, title="Optimizer explorer",
+                         paused=lambda: busy["moving_start"])
 
     def new_surface(change):
         # Jump to the new surface's start point, redrawing once rather than three times.
@@ -176,18 +175,10 @@ def optimizer_explorer(surface: str = "rosenbrock", optimizer: str = "adam", lr:
             sx.value, sy.value = surfaces.get_surface(change["new"]).start
         finally:
             busy["moving_start"] = False
-        safe_update()
+        panel.update()
 
-    safe_update = guarded(update, status)
-    surf.observe(guarded(new_surface, status), names="value")
-    for control in (opt, rate, sx, sy, steps):
-        control.observe(safe_update, names="value")
-    safe_update()
-    panel = Panel([widgets.HBox([surf, opt, rate]), widgets.HBox([sx, sy, steps]), image, status],
-                  title="Optimizer explorer")
-    panel.controls = {"surface": surf, "optimizer": opt, "lr": rate, "start_x": sx, "start_y": sy,
-                      "steps": steps}
-    panel.image, panel.status, panel.timer = image, status, timer
+    surf.observe(guarded(new_surface, panel.status), names="value")
+    panel.controls = {"surface": surf, **redrawing}
     return panel
 
 
