@@ -163,3 +163,5 @@ def compare_outputs(got, expected, *, rtol: float = 1e-5, atol: float = 1e-6) ->
             where = jax.tree_util.keystr(path)
             return f"output{where}: {problem}" if where else problem
     return None
+
+__all__ = ["MAX_SHOWN", "WrongReturn", "compare_outputs", "describe", "require_numeric", "short_text"]

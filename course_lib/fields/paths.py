@@ -52,7 +52,7 @@ def as_path(path) -> GaussianPath:
     return path if isinstance(path, GaussianPath) else get_path(path)
 
 
-def _check_times(t):
+def check_times(t):
     """t: a real number or a numeric array of times in [0, 1] (values checked when concrete)."""
     if hasattr(t, "shape"):
         _validate.array("t", t, dtype_kind="number")
@@ -74,7 +74,7 @@ def _check_points(name: str, x, like=None):
 def coefficients(path, t):
     """(alpha_t, sigma_t, d alpha_t / dt, d sigma_t / dt) at times t (any shape), as arrays of t's shape."""
     path = as_path(path)
-    t = jnp.asarray(_check_times(t), jnp.float32)
+    t = jnp.asarray(check_times(t), jnp.float32)
     if path.name == "linear":
         return 1.0 - t, t, -jnp.ones_like(t), jnp.ones_like(t)
     b0, b1 = VP_BETA_MIN, VP_BETA_MAX
@@ -91,7 +91,7 @@ def coefficients(path, t):
 def cols(path, t, like):
     """Coefficients as (B, 1) columns for a batch of points ``like`` (B, D); t is a scalar or (B,)."""
     _check_points("x", like)
-    if np.ndim(_check_times(t)) and tuple(np.shape(t)) != tuple(like.shape[:1]):
+    if np.ndim(check_times(t)) and tuple(np.shape(t)) != tuple(like.shape[:1]):
         raise ValueError(f"t must be a number or have shape ({like.shape[0]},) (one time per point), "
                          f"got shape {tuple(np.shape(t))}")
     t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), like.shape[:1])

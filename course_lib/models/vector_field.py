@@ -102,12 +102,12 @@ class VectorFieldMLP(nnx.Module):
         return build_from_config(cls, config, rngs)
 
     def __call__(self, x, t, labels=None):
-        from course_lib.fields.paths import _check_times
+        from course_lib.fields.paths import check_times
 
         _validate.array("x", x, ndim=2, dtype_kind="float", min_rows=1)
         _validate.width("x", x, self.dim, of="this VectorFieldMLP")
         b = x.shape[0]
-        if np.ndim(_check_times(t)) and tuple(np.shape(t)) != (b,):
+        if np.ndim(check_times(t)) and tuple(np.shape(t)) != (b,):
             raise ValueError(f"t must be a number or have shape ({b},) (one time per point), got shape {tuple(np.shape(t))}")
         if labels is not None and self.num_classes:
             _validate.array("labels", labels, shape=(b,), dtype_kind="int")

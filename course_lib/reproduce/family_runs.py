@@ -185,3 +185,5 @@ def _run_gan(run: FamilyRun):
 RUNS = {"autoregressive": _run_autoregressive, "flow": _run_flow, "diffusion": _run_diffusion,
         "VAE": _run_vae, "GAN": _run_gan}
 """One function per family: train it, measure it; returns (model, row, samples in [0, 1], (ms, CPU ms) per sample)."""
+
+__all__ = ["FamilyRun", "RUNS", "jsonable", "nll_fields", "timed_samples"]

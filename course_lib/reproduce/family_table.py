@@ -53,12 +53,6 @@ from course_lib.reproduce.family_models import (  # the families' recipes and me
 )
 from course_lib.reproduce.family_runs import RUNS, FamilyRun, nll_fields, quality_fields
 
-__all__ = ["NUM_SAMPLES", "FAMILIES", "ANCHORS", "ON_PAR_NATS", "RESULTS_FILE", "results_path", "anchor_fields",
-           "family_rows", "write_results", "read_results", "NLL_SHORT", "training_budget", "table_markdown",
-           "family_table", "EXPERIMENTS", "CHECKPOINTS", "load_beyond",
-           # re-exported from family_models for the notebooks and the tests
-           "NUM_LEVELS", "DDPMSettings", "FlowSettings", "MADESettings", "bits_per_dim", "ddpm_sample",
-           "digits_splits", "flow_nll_bound", "made_nll", "quick_settings", "vae_sample_levels"]
 
 NUM_SAMPLES = 1000
 FAMILIES = ("autoregressive", "flow", "VAE", "diffusion", "GAN")

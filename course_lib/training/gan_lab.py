@@ -41,9 +41,6 @@ from course_lib.training.core import CompiledStep, make_optimizer, set_learning_
 from course_lib.training.gan import GANState, discriminator_update, generator_update
 from course_lib.training.gan_lab_config import LAB_MODES, METRICS, LabConfig
 
-__all__ = ["LAB_MODES", "METRICS", "LabConfig", "Hyper", "LabSteps", "build_players", "lr_multiplier",
-           "make_lab_steps", "init_lab_state", "run_burst", "players_from_state", "train_toy_gan",
-           "generate", "save_toy_generator"]
 
 
 class Hyper(NamedTuple):

@@ -71,7 +71,7 @@ def test_paths_valid(name, b, t, source, target):
     finite(P.velocity_from_score(path, xt, t, P.convert(path, xt, t, eps, source="eps", target="score")), (b, 2))
 
 
-@covers("course_lib.fields.paths.as_path", "course_lib.fields.paths.cols")
+@covers("course_lib.fields.paths.as_path", "course_lib.fields.paths.cols", "course_lib.fields.paths.check_times")
 @given(name=st.sampled_from(P.PATHS), b=st.integers(1, 6), t=st.floats(0.0, 1.0), bad_name=BAD_STRINGS)
 @settings(max_examples=6)
 def test_path_helpers(name, b, t, bad_name):
@@ -84,6 +84,11 @@ def test_path_helpers(name, b, t, bad_name):
         finite(c, (b, 1))
         assert np.allclose(np.asarray(c)[:, 0], full)
     refused(P.as_path, "path", bad_name)
+    assert P.check_times(t) == t
+    assert np.array_equal(P.check_times(np.full(b, t, np.float32)), np.full(b, t, np.float32))
+    refused(P.check_times, "t", t + 1.5)
+    refused(P.check_times, "t", np.full(b, -0.5, np.float32))
+    refused(P.check_times, "t", bad_name)
 
 
 @given(bad_t=BAD_TIMES, bad_x=bad_arrays((4, 2)), bad_name=BAD_STRINGS)

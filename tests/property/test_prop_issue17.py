@@ -15,7 +15,7 @@ from course_lib.models import diffusion as DF
 from course_lib.models import flow as FL
 from course_lib.training import gan_lab as LAB
 from course_lib.widgets import gan_lab as LW
-from prop_harness import COUNTS, finite, key, refused
+from prop_harness import COUNTS, covers, finite, good, key, refused
 
 HUGE = st.sampled_from([10**9, 10**12, 2**40, 2**31 - 1])
 
@@ -66,11 +66,15 @@ def test_frechet_refuses_negative_covariance(scale, d):
     refused(frechet.gaussian_frechet_distance, "cov_b", mu, np.eye(d), mu, -scale * np.eye(d))
 
 
+@covers("course_lib.training.gan_lab_config.LabConfig")
 @given(bad=st.sampled_from([("d_steps", 10**6), ("d_steps", 0), ("batch_size", 10**7), ("pack", 10**4),
                             ("noise_dim", 10**6), ("g_lr", float("inf")), ("g_hidden", (10**6, 10**6))]))
 def test_lab_config_bounds(bad):
     name, value = bad
     refused(lambda: LAB.LabConfig(**{name: value}), name.split("_")[0] if name == "g_hidden" else name)
+    config = LAB.LabConfig(g_hidden=(8,), d_hidden=(8,), batch_size=16)
+    assert config.replace(g_lr=1e-3).g_lr == 1e-3 and config.static_key == config.replace(g_lr=1e-3).static_key
+    good()
 
 
 def _small_lab():
