@@ -38,6 +38,7 @@ CHECKPOINTS: dict[str, Pretrained] = {
     "walkthrough_gan_generator": Pretrained(_WALK, "06_code_walkthrough"),
     "walkthrough_vae": Pretrained(_WALK, "06_code_walkthrough"),
     "beyond_made_digits": Pretrained(_BEYOND, "07_beyond"),
+    "beyond_transformer_digits": Pretrained(f"{_BEYOND} --only digits --families transformer", "07_beyond"),
     "beyond_flow_digits": Pretrained(_BEYOND, "07_beyond"),
     "beyond_ddpm_digits": Pretrained(_BEYOND, "07_beyond"),
     "beyond_vae_digits": Pretrained(_BEYOND, "07_beyond"),

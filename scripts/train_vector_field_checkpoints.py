@@ -106,6 +106,8 @@ def main(argv=None) -> int:
             toy_stage(results, save_dir, args.quick)
         elif stage == "checkerboard":
             results["checkerboard"] = [vf.checkerboard_row(0, args.quick, save_dir)]
+            write()
+            results["checkerboard_ablation"] = [vf.checkerboard_row(0, args.quick, fourier=False)]
         elif stage == "digits":
             results["digits"] = []
             for seed in range(args.seeds):

@@ -36,7 +36,7 @@ def test_results_file_has_every_family_once(rows):
 
 def test_results_label_bounds_honestly(rows):
     by = {r["family"]: r for r in rows}
-    assert by["autoregressive"]["nll_kind"] == "exact"
+    assert by["autoregressive"]["nll_kind"] == "exact" and by["transformer"]["nll_kind"] == "exact"
     assert by["flow"]["nll_kind"].startswith("upper bound") and "dequantization" in by["flow"]["nll_kind"]
     assert by["diffusion"]["nll_kind"].startswith("upper bound")
     assert "estimate" in by["VAE"]["nll_kind"]
@@ -81,6 +81,16 @@ def test_quick_run_of_one_family():
     (ref, row) = ft.family_rows(0, quick=True, families=("flow",), settings={"flow": tiny})
     assert ref["family"] == "reference" and row["family"] == "flow" and row["quick"]
     assert KEYS <= set(row)
+    assert np.isfinite(row["test_nll_nats"]) and row["ms_per_sample"] > 0
+
+
+def test_quick_run_of_the_transformer_row():
+    from course_lib.reproduce.family_transformer import PixelTransformerSettings
+
+    tiny = PixelTransformerSettings(width=16, num_heads=2, num_layers=1, num_epochs=1, eval_every=1)
+    (_, row) = ft.family_rows(0, quick=True, families=("transformer",), settings={"transformer": tiny})
+    assert row["family"] == "transformer" and row["nll_kind"] == "exact" and KEYS <= set(row)
+    assert row["anchor_nats"] == ft.ANCHORS["autoregressive"]["nats"]  # the same peer as MADE's row
     assert np.isfinite(row["test_nll_nats"]) and row["ms_per_sample"] > 0
 
 

@@ -93,3 +93,75 @@ def test_eps_model_converts_to_the_exact_velocity_when_its_eps_is_exact():
     eps = gmm.posterior(mix, "vp", x, t)[2]
     assert np.allclose(convert("vp", x, t, eps, source="eps", target="velocity"), gmm.velocity(mix, "vp", x, t),
                        rtol=1e-3, atol=1e-3)
+
+
+def test_fourier_features_config_and_frequencies(tmp_path):
+    from course_lib.models.vector_field import fourier_features, fourier_matrix
+
+    plain = VectorFieldMLP(2, (8,), rngs=nnx.Rngs(0))
+    assert "x_features" not in plain.config  # configs saved before the features stay the same
+    m = VectorFieldMLP(2, (16,), x_features=5, x_feature_scale=2.0, rngs=nnx.Rngs(1))
+    assert m.config["x_features"] == 5 and m.linear_0.kernel.shape == (2 + 10 + 32, 16)
+    m2 = VectorFieldMLP.from_config(m.config)
+    save_checkpoint(tmp_path / "m.safetensors", m, config=m.config)
+    load_checkpoint(tmp_path / "m.safetensors", m2, expected_config=m.config)
+    x = np.random.default_rng(0).normal(size=(7, 2)).astype(np.float32)
+    assert np.allclose(m(x, 0.3), m2(x, 0.3))
+    # B is fixed by the config (the same matrix every time) and has N(0, scale^2) entries
+    b = fourier_matrix(2, 4000, 3.0)
+    assert np.array_equal(b, fourier_matrix(2, 4000, 3.0)) and abs(np.std(b) - 3.0) < 0.1
+    # the features are sin and cos of projections onto B's columns, checked against numpy
+    feats = np.asarray(fourier_features(jnp.asarray(x), 5, 2.0))
+    z = x.astype(np.float64) @ fourier_matrix(2, 5, 2.0)
+    assert np.allclose(feats, np.concatenate([np.sin(z), np.cos(z)], 1), atol=1e-5)
+    for bad, arg in (({"x_features": -1}, "x_features"), ({"x_features": 2, "x_feature_scale": 0.0}, "x_feature_scale"),
+                     ({"x_features": 1.5}, "x_features")):
+        with pytest.raises((ValueError, TypeError), match=arg):
+            VectorFieldMLP(2, (8,), rngs=nnx.Rngs(0), **bad)
+
+
+def test_fourier_features_fit_sharp_edges_that_a_plain_mlp_blurs():
+    # A 4x4 board of +1/-1 cells on [-2, 2]^2 (the checkerboard's edges): same MLP, same steps, with and
+    # without the features. Measured here: mean absolute error about 0.74 without, 0.23 with.
+    import optax
+
+    x = np.random.default_rng(0).uniform(-2, 2, size=(20000, 2)).astype(np.float32)
+    test = np.random.default_rng(1).uniform(-2, 2, size=(4000, 2)).astype(np.float32)
+
+    def board(p):
+        return jnp.sign(jnp.sin(jnp.pi * p[:, 0])) * jnp.sign(jnp.sin(jnp.pi * p[:, 1]))
+
+    errors = {}
+    for m_feat in (0, 32):
+        m = VectorFieldMLP(2, (64, 64), x_features=m_feat, x_feature_scale=3.0, rngs=nnx.Rngs(0))
+        graphdef, state = nnx.split(m)
+        tx = optax.adam(3e-3)
+        opt = tx.init(state)
+
+        @jax.jit
+        def step(state, opt, xb):
+            def loss(s):
+                return jnp.mean((nnx.merge(graphdef, s)(xb, 0.5)[:, 0] - board(xb)) ** 2)
+
+            value, grads = jax.value_and_grad(loss)(state)
+            updates, opt = tx.update(grads, opt, state)
+            return optax.apply_updates(state, updates), opt, value
+
+        for i in range(600):
+            j = (i * 200) % len(x)
+            state, opt, _ = step(state, opt, x[j:j + 200])
+        pred = np.asarray(nnx.merge(graphdef, state)(test, 0.5))[:, 0]
+        errors[m_feat] = float(np.mean(np.abs(pred - np.asarray(board(test)))))
+    assert errors[32] < 0.5 * errors[0], errors
+
+
+def test_cosine_schedule_and_bad_schedule():
+    m = VectorFieldMLP(2, (16,), rngs=nnx.Rngs(0))
+    x = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        tvf.train_vector_field(m, x, key=jax.random.key(0), num_steps=2, lr_schedule="linear")
+    # a cosine run trains (the schedule is built for the rounded-up number of steps)
+    before = [np.array(a) for a in jax.tree_util.tree_leaves(nnx.state(m))]  # copies: training donates the buffers
+    tvf.train_vector_field(m, x, key=jax.random.key(0), num_steps=40, batch_size=16, chunk=20, lr_schedule="cosine")
+    after = jax.tree_util.tree_leaves(nnx.state(m))
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))

@@ -145,6 +145,15 @@ class ContextMLP(nnx.Module):
         return self.linear_2(jnp.tanh(self.linear_1(e)))  # (B, T, V)
 
 
+def _residual_dropout(h, rate: float, key, stream: int):
+    """Zero each entry with probability ``rate`` and scale the rest by 1 / (1 - rate) (Srivastava et al.,
+    2014); the identity when ``key`` is None or rate is 0. ``stream`` picks an independent mask."""
+    if key is None or rate == 0.0:
+        return h
+    keep = jax.random.bernoulli(jax.random.fold_in(key, stream), 1.0 - rate, h.shape)
+    return jnp.where(keep, h / (1.0 - rate), 0.0)
+
+
 class Block(nnx.Module):
     """Pre-norm transformer block: h = x + Attn(LN(x)); out = h + MLP(LN(h))."""
 
@@ -158,12 +167,13 @@ class Block(nnx.Module):
     def mlp(self, h):
         return self.mlp_out(jax.nn.gelu(self.mlp_in(self.ln_2(h))))
 
-    def __call__(self, x, *, return_weights: bool = False):
+    def __call__(self, x, *, return_weights: bool = False, dropout_rate: float = 0.0, dropout_key=None):
+        """(B, T, D) -> (B, T, D); with ``dropout_key``, residual dropout on both branches (training only)."""
         _validate.array("x", x, ndim=3, dtype_kind="float")
         _validate.width("x", x, self.attn.width, of="this Block")
         a, weights = self.attn(self.ln_1(x), return_weights=True)
-        h = x + a
-        out = h + self.mlp(h)
+        h = x + _residual_dropout(a, dropout_rate, dropout_key, 0)
+        out = h + _residual_dropout(self.mlp(h), dropout_rate, dropout_key, 1)
         return (out, weights) if return_weights else out
 
     def decode(self, x, cache_k, cache_v, position):
@@ -203,13 +213,22 @@ class Transformer(nnx.Module):
     def blocks(self):
         return [getattr(self, f"block_{i}") for i in range(self.num_layers)]
 
-    def __call__(self, x, *, return_weights: bool = False):
-        """Logits (B, T, V); with ``return_weights`` also the attention weights, (L, B, H, T, T)."""
+    def __call__(self, x, *, return_weights: bool = False, dropout_rate: float = 0.0, dropout_key=None):
+        """Logits (B, T, V); with ``return_weights`` also the attention weights, (L, B, H, T, T).
+
+        Training only: with ``dropout_key``, dropout at ``dropout_rate`` on the embeddings and on
+        both residual branches of every block (as in GPT-2); evaluation and sampling use none.
+        """
         _check_tokens(x, self.vocab_size, self.context)
+        dropout_rate = _validate.real_in_range("dropout_rate", dropout_rate, 0.0, 0.95)
+        if dropout_key is not None:
+            _validate.prng_key("dropout_key", dropout_key)
         h = self.token_embed(x) + self.position_embed(jnp.arange(x.shape[1]))[None]  # (B, T, D)
+        h = _residual_dropout(h, dropout_rate, dropout_key, 0)
         weights = []
-        for block in self.blocks():
-            h, w = block(h, return_weights=True)
+        for i, block in enumerate(self.blocks()):
+            block_key = None if dropout_key is None else jax.random.fold_in(dropout_key, i + 1)
+            h, w = block(h, return_weights=True, dropout_rate=dropout_rate, dropout_key=block_key)
             weights.append(w)
         logits = self.head(self.ln_f(h))
         return (logits, jnp.stack(weights)) if return_weights else logits

@@ -3,7 +3,8 @@
 One section per family: a settings dataclass (or dict), ``build_*``/``train_*`` on the digits
 splits, and the family's own measure of test likelihood (exact for MADE, a bound for the flow
 and the DDPM, an importance-sampling estimate for the VAE) and its sampler. The driver that
-trains them all and writes the table is :mod:`course_lib.reproduce.family_table`.
+trains them all and writes the table is :mod:`course_lib.reproduce.family_table`; the table's second
+autoregressive model, a transformer, has its recipe in :mod:`course_lib.reproduce.family_transformer`.
 """
 from __future__ import annotations
 

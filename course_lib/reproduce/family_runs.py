@@ -108,6 +108,22 @@ def _run_autoregressive(run: FamilyRun):
     return model, row, images01, (ms, cpu_ms)
 
 
+def _run_transformer(run: FamilyRun):
+    from course_lib.reproduce.family_transformer import pixel_nll, pixel_sample, train_pixel_transformer
+
+    s = run.settings
+    model, result = train_pixel_transformer(s, run.splits, run.seed)
+    test, val = pixel_nll(model, run.x_test).mean(), pixel_nll(model, run.splits["val"]).mean()
+    samples, ms, cpu_ms = timed_samples(lambda n: pixel_sample(model, run.eval_key, n), run.num_samples)
+    row = {"model": f"causal transformer over the 64 pixels in raster order, {s.num_layers} blocks of width "
+                    f"{s.width}, categorical over 17 levels",
+           **nll_fields(test, val, "exact", "transformer"), "train_seconds": round(result.seconds, 1),
+           "train_cpu_seconds": round(result.cpu_seconds, 1), "best_epoch": result.best_epoch,
+           "settings": jsonable(s)}
+    run.save("transformer", model, model.config, {"settings": jsonable(s)})
+    return model, row, samples / (NUM_LEVELS - 1), (ms, cpu_ms)
+
+
 def _run_flow(run: FamilyRun):
     s = run.settings
     model, result = train_flow(s, run.splits, run.seed)
@@ -182,7 +198,7 @@ def _run_gan(run: FamilyRun):
     return model, row, images01, (ms, cpu_ms)
 
 
-RUNS = {"autoregressive": _run_autoregressive, "flow": _run_flow, "diffusion": _run_diffusion,
+RUNS = {"autoregressive": _run_autoregressive, "transformer": _run_transformer, "flow": _run_flow, "diffusion": _run_diffusion,
         "VAE": _run_vae, "GAN": _run_gan}
 """One function per family: train it, measure it; returns (model, row, samples in [0, 1], (ms, CPU ms) per sample)."""
 

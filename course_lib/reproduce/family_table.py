@@ -1,6 +1,6 @@
 """Five families of generative models on one dataset, measured the same way (07_beyond.ipynb).
 
-    python -m course_lib reproduce family-table --json          # trains all five, ~10 min on 2 cores
+    python -m course_lib reproduce family-table --json          # trains all six models, ~15 min on 2 cores
     python -m course_lib reproduce family-table --quick --json  # a smoke test (numbers mean nothing)
 
 Protocol. The 8x8 digits split in scikit-learn's stored order, 1000 / 350 / 447 (the split of
@@ -8,8 +8,12 @@ github.com/jmtomczak/intro_dgm and of 04_vae.ipynb), 17 grey levels. Each family
 1,000 training images with a fixed seed, keeps the parameters with the best validation score
 (checked every few epochs), and is then measured on the 447 test images:
 
+The autoregressive family has two rows: MADE (a masked MLP, the model 07 teaches) and a small
+causal transformer over the 64 pixels (:mod:`course_lib.reproduce.family_transformer`, the
+architecture of 09_language_models).
+
 - ``test_nll_nats``: the negative log-likelihood in nats per image, with ``nll_kind`` saying
-  what the number is: exact (autoregressive), an upper bound (the flow, through uniform
+  what the number is: exact (the autoregressive models), an upper bound (the flow, through uniform
   dequantization; the diffusion model, through its variational bound), or an importance-
   weighted estimate that is an upper bound in expectation (the VAE). The GAN has none.
   ``test_bits_per_dim`` = nats / (64 ln 2).
@@ -52,23 +56,28 @@ from course_lib.reproduce.family_models import (  # the families' recipes and me
     vae_sample_levels,
 )
 from course_lib.reproduce.family_runs import RUNS, FamilyRun, nll_fields, quality_fields
+from course_lib.reproduce.family_transformer import PixelTransformerSettings
 
 
 NUM_SAMPLES = 1000
-FAMILIES = ("autoregressive", "flow", "VAE", "diffusion", "GAN")
+FAMILIES = ("autoregressive", "transformer", "flow", "VAE", "diffusion", "GAN")
+"""Row names: "autoregressive" is MADE, "transformer" the second autoregressive model."""
 
 PEER = ("measured by running github.com/jmtomczak/intro_dgm's code (author's settings, PyTorch, 2-core CPU) "
         "on the same stored-order split")
+_PEER_ARM = {"nats": 86.44, "val_nats": 88.88, "train_seconds": 293, "course_field": "test_nll_nats",
+             "what": "intro_dgm causal-convolution ARM (arms/arm_example.ipynb): test NLL, exact; " + PEER}
 ANCHORS = {
-    "autoregressive": {"nats": 86.44, "val_nats": 88.88, "course_field": "test_nll_nats",
-                       "what": "intro_dgm causal-convolution ARM (arms/arm_example.ipynb): test NLL, exact; " + PEER},
-    "flow": {"nats": 166.87, "val_nats": None, "course_field": "test_nll_nats",
+    "autoregressive": _PEER_ARM,
+    "transformer": _PEER_ARM,
+    "flow": {"nats": 166.87, "val_nats": None, "train_seconds": None, "course_field": "test_nll_nats",
              "what": "intro_dgm RealNVP (flows/realnvp_example.ipynb), U(0, 0.5] dequantization: 122.51 nats of "
                      "continuous density in raw units = 166.87 as an upper bound on the discrete test NLL; " + PEER},
-    "VAE": {"nats": 96.64, "val_nats": 100.47, "course_field": "test_nelbo_nats",
+    "VAE": {"nats": 96.64, "val_nats": 100.47, "train_seconds": 36, "course_field": "test_nelbo_nats",
             "what": "intro_dgm VAE (vaes/vae_example.ipynb): test negative ELBO; " + PEER},
 }
-"""Peer reference runs on the same images (nats per image), each with the course number it is compared with."""
+"""Peer reference runs on the same images (nats per image), each with the course number it is compared with
+and the peer's wall-clock training time in seconds (2-core CPU; None where not recorded)."""
 
 ON_PAR_NATS = 1.0
 """Differences smaller than this are reported as "on par": seeds alone move the numbers about this much."""
@@ -117,14 +126,15 @@ def family_rows(seed: int = 0, *, quick: bool = False, families=FAMILIES, save_d
       quick: tiny settings for a smoke test.
       families: which families to run.
       save_dir: if given, save the trained models there as ``beyond_<family>_digits.safetensors``.
-      settings: optional {"autoregressive": MADESettings(...), "flow": FlowSettings(...),
-        "diffusion": DDPMSettings(...)} replacing the defaults (tests use tiny ones).
+      settings: optional {"autoregressive": MADESettings(...), "transformer": PixelTransformerSettings(...),
+        "flow": FlowSettings(...), "diffusion": DDPMSettings(...)} replacing the defaults (tests use tiny ones).
     """
     from course_lib.evaluation.classifier import classifier_features, load_classifier
 
     seed = _validate.positive_int("seed", seed, minimum=0)
     settings = dict(settings or {})
-    defaults = {"autoregressive": MADESettings(), "flow": FlowSettings(), "diffusion": DDPMSettings()}
+    defaults = {"autoregressive": MADESettings(), "transformer": PixelTransformerSettings(), "flow": FlowSettings(),
+                "diffusion": DDPMSettings()}
     for f, given in settings.items():
         if f not in defaults or not isinstance(given, type(defaults[f])):
             raise TypeError(f"settings[{f!r}] must be a {type(defaults.get(f, MADESettings())).__name__}, "
@@ -254,7 +264,7 @@ EXPERIMENTS = {"family-table": family_table}
 
 # --------------------------------------------------------------------------- loading for the notebook
 
-CHECKPOINTS = ("made_digits", "flow_digits", "ddpm_digits", "vae_digits", "gan_digits", "flow_moons", "ddpm_moons")
+CHECKPOINTS = ("made_digits", "transformer_digits", "flow_digits", "ddpm_digits", "vae_digits", "gan_digits", "flow_moons", "ddpm_moons")
 """The pretrained models of 07_beyond.ipynb: ``beyond_<name>`` in :data:`course_lib.pretrained.CHECKPOINTS`."""
 
 

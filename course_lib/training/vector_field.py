@@ -23,6 +23,7 @@ from course_lib import _validate
 from course_lib.fields.losses import LOSSES
 from course_lib.fields.paths import get_path
 from course_lib.training.core import DivergenceError
+from course_lib.training.generic import make_schedule
 
 TRACES = {"chunk": 0}
 
@@ -75,7 +76,8 @@ def make_chunk_fn(graphdef, tx, *, path: str, prediction: str, batch_size: int, 
 
 def train_vector_field(model, x, *, key, num_steps: int, batch_size: int = 256, lr: float = 1e-3,
                        labels=None, label_dropout: float = 0.0, transform: Callable | None = None,
-                       chunk: int = 500, ema_decay: float = 0.0, grad_clip: float | None = None) -> TrainResult:
+                       chunk: int = 500, ema_decay: float = 0.0, grad_clip: float | None = None,
+                       lr_schedule: str = "constant") -> TrainResult:
     """Train ``model`` (a VectorFieldMLP) in place on the rows of ``x`` (N, D); returns the loss curve.
 
     Args:
@@ -85,6 +87,7 @@ def train_vector_field(model, x, *, key, num_steps: int, batch_size: int = 256, 
       labels: (N,) class labels for a conditional model; label_dropout: probability of the null label.
       transform: optional (key, batch) -> x_0, e.g. uniform dequantisation of image levels.
       ema_decay: if > 0, the model ends with the exponential moving average of the weights.
+      lr_schedule: ``constant`` or ``cosine`` (decay from lr to 0 over the run's steps).
     """
     from course_lib.models.vector_field import VectorFieldMLP
 
@@ -110,7 +113,9 @@ def train_vector_field(model, x, *, key, num_steps: int, batch_size: int = 256, 
         from course_lib.fields.guidance import check_labels
 
         labels = check_labels(labels, model.num_classes)
-    tx = optax.adam(lr) if grad_clip is None else optax.chain(optax.clip_by_global_norm(grad_clip), optax.adam(lr))
+    num_chunks = -(-num_steps // chunk)
+    adam = optax.adam(make_schedule(lr, num_chunks * chunk, lr_schedule))
+    tx = adam if grad_clip is None else optax.chain(optax.clip_by_global_norm(grad_clip), adam)
     graphdef, state = nnx.split(model)
     opt_state = tx.init(state)
     ema = jax.tree_util.tree_map(jnp.copy, state)
@@ -118,7 +123,6 @@ def train_vector_field(model, x, *, key, num_steps: int, batch_size: int = 256, 
                         chunk=chunk, label_dropout=label_dropout, null_label=model.num_classes,
                         transform=transform, ema_decay=ema_decay)
     x = jnp.asarray(x)
-    num_chunks = -(-num_steps // chunk)
     losses, start = [], time.perf_counter()
     for i in range(num_chunks):
         state, opt_state, ema, chunk_losses = run(state, opt_state, ema, x, labels, jax.random.fold_in(key, i))

@@ -138,3 +138,58 @@ def test_text_ladder_bad(bad_seed, bad_quick, bad_n, bad_s, bad):
     refused(RT.text_ladder, "seeds", bad_n if bad_n != 10**12 else 0)
     refused(RT.read_results, "path", 3)
     refused(RT.load_language_model, "name", bad_s)
+
+
+@covers("course_lib.reproduce.family_transformer.PixelTransformerSettings",
+        "course_lib.reproduce.family_transformer.build_pixel_transformer",
+        "course_lib.reproduce.family_transformer.corrupt", "course_lib.reproduce.family_transformer.input_tokens",
+        "course_lib.reproduce.family_transformer.pixel_log_prob", "course_lib.reproduce.family_transformer.pixel_nll",
+        "course_lib.reproduce.family_transformer.pixel_sample",
+        "course_lib.reproduce.family_transformer.train_pixel_transformer")
+@given(seed=st.integers(0, 3), n=st.integers(1, 4), fraction=st.floats(0.0, 1.0), bad_key=BAD_KEYS, bad=NOT_ARRAYS,
+       bad_n=BAD_COUNTS)
+@settings(max_examples=3)
+def test_pixel_transformer(seed, n, fraction, bad_key, bad, bad_n):
+    from course_lib.reproduce import family_transformer as FT
+
+    s = FT.PixelTransformerSettings(width=8, num_heads=2, num_layers=1, num_epochs=1, batch_size=4, eval_every=1)
+    model = FT.build_pixel_transformer(s, seed)
+    x = np.random.default_rng(seed).integers(0, 17, (n, 64)).astype(np.int32)
+    assert FT.input_tokens(x).shape == (n, 64)
+    noisy = np.asarray(FT.corrupt(key(seed), x, fraction))
+    assert noisy.shape == x.shape and noisy.min() >= 0 and noisy.max() <= 16
+    finite(FT.pixel_log_prob(model, x), (n,))
+    nll = FT.pixel_nll(model, x)
+    assert nll.shape == (n,) and np.all(nll > 0)
+    assert FT.pixel_sample(model, key(seed), n).shape == (n, 64)
+    splits = {"train": np.tile(x, (4, 1)), "val": x}
+    trained, result = FT.train_pixel_transformer(s, splits, seed)
+    assert math.isfinite(result.seconds)
+    refused(FT.build_pixel_transformer, "s", "settings", 0)
+    refused(FT.input_tokens, "levels", np.full((2, 64), 17, np.int32))
+    refused(FT.input_tokens, "levels", bad)
+    refused(FT.corrupt, "key", bad_key, x, 0.1)
+    refused(FT.corrupt, "fraction", key(), x, 1.5)
+    refused(FT.pixel_log_prob, "model", bad, x)
+    refused(FT.pixel_log_prob, "inputs", model, x, np.zeros((n, 3), np.int32))
+    refused(FT.pixel_nll, "levels", model, np.zeros((2, 63), np.int32))
+    refused(FT.pixel_sample, "key", model, bad_key, 2)
+    refused(FT.pixel_sample, "num_samples", model, key(), bad_n)
+    refused(FT.train_pixel_transformer, "s.input_noise", FT.PixelTransformerSettings(input_noise=-0.5), splits, 0)
+
+
+@covers("course_lib.models.vector_field.fourier_matrix", "course_lib.models.vector_field.fourier_features")
+@given(dim=st.integers(1, 4), m=st.integers(1, 6), scale=st.floats(0.1, 10.0), bad_n=BAD_COUNTS, bad=NOT_ARRAYS)
+@settings(max_examples=4)
+def test_fourier_features(dim, m, scale, bad_n, bad):
+    from course_lib.models import vector_field as VF
+
+    b = VF.fourier_matrix(dim, m, scale)
+    assert b.shape == (dim, m) and np.array_equal(b, VF.fourier_matrix(dim, m, scale))
+    x = np.random.default_rng(0).normal(size=(5, dim)).astype(np.float32)
+    f = np.asarray(VF.fourier_features(x, m, scale))
+    finite(f, (5, 2 * m))
+    assert np.allclose(f[:, :m] ** 2 + f[:, m:] ** 2, 1.0, atol=1e-5)  # sin^2 + cos^2
+    refused(VF.fourier_matrix, "num_features", dim, bad_n, scale)
+    refused(VF.fourier_matrix, "scale", dim, m, -1.0)
+    refused(VF.fourier_features, "x", bad, m, scale)
