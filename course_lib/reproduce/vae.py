@@ -62,7 +62,7 @@ class VAESettings:
 
 
 SETTINGS = {
-    "vae-digits": VAESettings("digits", z_dim=16, hidden=(128, 128), activation="elu", batch_size=50, lr=1e-3,
+    "vae-digits": VAESettings("digits", z_dim=16, hidden=(128, 128), activation="tanh", batch_size=50, lr=1e-3,
                               lr_final_fraction=0.1, max_epochs=150, kl_warmup_epochs=20, eval_every=5,
                               patience=25, num_samples=1000),
     "vae-mnist5k": VAESettings("mnist5k", z_dim=16, hidden=(512, 256), activation="elu", batch_size=100, lr=1e-3,

@@ -397,8 +397,10 @@ print("Bernoulli, Gaussian and categorical log-likelihoods agree with scipy.")
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Training on the 8x8 digits
 #
-# The model of the `vae-digits` experiment: an MLP encoder with two hidden layers of 128 units
-# to a 16-dimensional $z$, and a mirrored decoder that outputs 17 logits per pixel. We build it and
+# The model of the `vae-digits` experiment: an MLP encoder with two hidden layers of 128 tanh units
+# to a 16-dimensional $z$, and a mirrored decoder that outputs 17 logits per pixel. (With ELU units the
+# same recipe overfits the 1,000 training digits sooner: its best validation negative ELBO was about
+# 1.7 nats worse, 101.7 against 99.9 for seed 0, measured when the recipe was chosen.) We build it and
 # check the shape of every piece before training.
 
 # %%
@@ -449,8 +451,7 @@ display(fig)
 # %% [markdown]
 # In the first epochs the KL weight is small and the encoder spends nats freely: the KL spikes
 # while the reconstruction error falls fast. As the weight grows the KL is pushed down to about
-# 8 nats, and after the warm-up it creeps up again, slowly, as the decoder learns to use more of
-# the code. A gap opens between training and validation reconstruction (the training curve is a
+# 6 nats, and after the warm-up it stays there while the reconstruction keeps improving. A gap opens between training and validation reconstruction (the training curve is a
 # running average over each epoch, measured while the weights change). The validation curve is
 # still falling at epoch 30, so this is a generalisation gap, not yet overfitting; with longer
 # training on 1,000 images the validation ELBO eventually turns up, which is what the
@@ -745,7 +746,7 @@ ax.legend(fontsize=8)
 display(fig)
 
 # %% [markdown]
-# Going from $K = 1$ to $K = 1000$ lowers the estimated negative log-likelihood by a few nats: at
+# Going from $K = 1$ to $K = 1000$ lowers the estimated negative log-likelihood by about two nats: at
 # least that much of the ELBO's gap was the KL between $q(z\mid x)$ and the true posterior, not a
 # weakness of the model itself (how much gap remains at $K = 1000$ we cannot tell). So compare
 # models only with the same estimator, on the same images: a negative ELBO with a negative ELBO,
@@ -784,6 +785,15 @@ print(f"{'intro_dgm ARM (peer), exact NLL':34}{ANCHORS_DIGITS['peer_arm_nll_val'
       f"{ANCHORS_DIGITS['peer_arm_nll_test']:11.2f}")
 for r in recorded_runs:
     assert r["test_nll_is"] < r["test_nelbo"] and r["num_test"] == 447 and not r["quick"]
+    assert r["test_nelbo"] < ANCHORS_DIGITS["peer_vae_nelbo_test"]  # same estimator, same 447 images
+    assert r["best_val_nelbo"] < ANCHORS_DIGITS["peer_vae_nelbo_val"] + 0.5
+
+# %% [markdown]
+# Like with like: the course's test negative ELBO is below the peer's on both seeds (by 0.7 to 0.9
+# nats), and its best validation negative ELBO is on par (within about half a nat), after a few
+# seconds of training against the peer's 36. The importance-weighted column has no peer number of
+# its kind, so it stays unpaired; the peer's autoregressive model has an exact NLL, comparable with
+# exact NLLs only (07_beyond's family table sets it beside two).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. Posterior collapse, shown and fixed

@@ -718,15 +718,16 @@ assert all(nn_distance[f].min() > 0.05 for f in samples if f != "test digits")  
 #   data. The GAN has no likelihood at all, yet the best precision: its samples are the most
 #   realistic, but its recall is the lowest, because nothing punishes a GAN for the digits it never
 #   makes. FD mixes the two into one number; precision and recall show the trade. The VAE is the
-#   pitfall to remember: the best FD of the six with one of the two lowest precisions, because its
-#   samples (every pixel drawn on its own given $z$) are speckled but spread over all the data.
+#   pitfall to remember: the best FD of the six with a precision below the flow's, the diffusion
+#   model's and the GAN's (level with the autoregressive models'), because its samples (every pixel
+#   drawn on its own given $z$) are speckled but spread over all the data.
 # - **Exact is not the same as comparable.** Only the autoregressive numbers are exact NLLs. The
 #   VAE's is an estimate that is an upper bound on average, the flow's an upper bound through
 #   dequantization, the diffusion model's a variational bound. A bound above another model's
 #   exact value does not prove that the bounded model is worse; it only fails to prove that it is
 #   better. The same holds across codebases: the peer column compares only numbers of one kind.
-#   On that footing the course's flow is far below intro_dgm's RealNVP bound, its VAE on par with
-#   intro_dgm's VAE, MADE about 3 nats *above* intro_dgm's causal-convolution model and the
+#   On that footing the course's flow is far below intro_dgm's RealNVP bound, its VAE's negative
+#   ELBO 0.9 nats below intro_dgm's VAE (under the one nat the table calls "on par"), MADE about 3 nats *above* intro_dgm's causal-convolution model and the
 #   transformer about 2 nats *below* it (on validation too: 87.7 against 88.9), after about half the
 #   peer's training time on the same kind of CPU. A masked MLP sees each pixel through fixed
 #   connections and must learn every conditional anew; convolutions and attention share their
@@ -754,7 +755,7 @@ assert tf_row["train_seconds"] < ft.ANCHORS["transformer"]["train_seconds"]  # l
 assert max(models, key=lambda f: by_family[f]["precision"]) == "GAN"  # the most realistic samples ...
 assert min(models, key=lambda f: by_family[f]["recall"]) == "GAN"  # ... and the least coverage
 assert min(models, key=lambda f: by_family[f]["fd"]) == "VAE"  # the best FD ...
-assert sorted(models, key=lambda f: by_family[f]["precision"]).index("VAE") <= 1  # ... with a bottom-two precision
+assert by_family["VAE"]["precision"] < min(by_family[f]["precision"] for f in ("flow", "diffusion", "GAN"))  # ... yet low precision
 assert by_family["diffusion"]["ms_per_sample"] > 1000 * by_family["GAN"]["ms_per_sample"]
 assert by_family["flow"]["precision"] < by_family["GAN"]["precision"]  # the claim of section 2
 print("likelihood ranking:", [f for _, f in nll_rank])
