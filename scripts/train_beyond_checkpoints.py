@@ -90,11 +90,9 @@ def train_digits(families=family_table.FAMILIES) -> None:
     start = time.perf_counter()
     rows = family_table.family_rows(0, families=families, save_dir=str(paths.checkpoint_dir()))
     if tuple(families) != family_table.FAMILIES:
-        new = {r["family"]: r for r in rows}
-        old = family_table.read_results()
-        order = ["reference", *family_table.FAMILIES]
-        kept = {r["family"]: r for r in old if r["family"] not in new}
-        rows = [{**kept, **new}[f] for f in order if f in {**kept, **new}]
+        merged = {r["family"]: r for r in family_table.read_results()}
+        merged.update({r["family"]: r for r in rows})  # the retrained rows (and the reference) replace theirs
+        rows = [merged[f] for f in ("reference", *family_table.FAMILIES) if f in merged]
     path = family_table.write_results(rows)
     for row in rows:
         print({k: row.get(k) for k in ("family", "test_nll_nats", "nll_kind", "fd", "precision", "recall",

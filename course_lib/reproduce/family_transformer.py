@@ -4,7 +4,7 @@ The image is read in raster order as a sequence of 64 tokens, like a sentence in
 09_language_models.ipynb: token 0 is the start token and level v in 0..16 is token v + 1, so the
 model (:class:`course_lib.models.language.Transformer` with a vocabulary of 18 and a context of 64)
 sees [start, x_1, ..., x_63] and position i predicts x_{i+1}. By the chain rule the likelihood is
-exact (08_vector_fields and 07 section 4, "autoregressive models"):
+exact (07_beyond, section 4, "The same chain rule with a transformer"):
 
     log p(x) = sum_{i=1}^{64} log softmax(z_i[1:])_{x_i},     z_i = logits at position i - 1   (N,)
 
@@ -12,10 +12,11 @@ where the softmax runs over the 17 level tokens only (the start token is never a
 attention plays the role of MADE's masks; unlike MADE's masked MLP, every position shares the
 same weights and reads the whole prefix.
 
-Regularisation, since 1,000 images are few for a model of this size: during training a fraction
-``input_noise`` of the *input* tokens is replaced by a uniformly random level (the targets stay
-clean), the parameters are averaged (EMA), and the best validation check is kept. The likelihood
-is always evaluated on clean inputs.
+Regularisation, since 1,000 images are few for a model of this size: during training, dropout at
+rate ``dropout`` on the embeddings and the residual branches, and a fraction ``input_noise`` of the
+*input* tokens replaced by a uniformly random level (the targets stay clean); the parameters are
+averaged (EMA) and the best validation check is kept. The likelihood is always evaluated on clean
+inputs without dropout.
 """
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ import numpy as np
 from flax import nnx
 
 from course_lib import _validate
+from course_lib.decoding import START_TOKEN  # token 0; the levels are tokens 1..17
 from course_lib.models.language import Transformer
 from course_lib.training.generic import fit
 
 NUM_LEVELS, DIM = 17, 64
-START_TOKEN = 0  # as in course_lib.decoding; levels are tokens 1..17
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from course_lib import _validate, data, paths
 from course_lib.fields import evaluate as ev
 from course_lib.fields.likelihood import dequantize_to_unit, dequantized_nll_offset, levels_from_unit
 from course_lib.models.vector_field import VectorFieldMLP
+from course_lib.reproduce.family_runs import jsonable
 from course_lib.training.vector_field import train_vector_field
 
 NUM_LEVELS, DIM = 17, 64
@@ -133,7 +134,7 @@ def checkerboard_row(seed: int = 0, quick: bool = False, save_dir=None, *, fouri
            "entropy_nats": round(CHECKERBOARD_ENTROPY, 4), "gap_nats": round(nll[n_best] - CHECKERBOARD_ENTROPY, 4),
            "ode_steps": n_best, "nll_by_ode_steps": {str(k): round(v, 4) for k, v in nll.items()},
            "num_test": len(x_test), "train_seconds": round(result.seconds, 1), "train_steps": result.steps,
-           "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(settings).items()}}
+           "settings": jsonable(settings)}
     if fourier:
         _save(save_dir, f"vf_checkerboard_seed{seed}", model, row)
     return row
